@@ -1,0 +1,196 @@
+//! `pbxd.toml`: the node's own settings (listeners, storage, admin access, logging).
+//! Tenants are not configured here; they arrive through `pbxctl apply`.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::diag::{Diagnostic, Locator};
+use super::model::Sha256Hex;
+
+/// pbxd's configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "pbxd configuration")]
+pub struct DaemonConfig {
+    /// Directory for the SQLite database, recordings, voicemail and sounds.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Storage URL: "sqlite://PATH" (default: pbx.db in data_dir), "mysql://USER:PASS@HOST/DB"
+    /// or "postgres://USER:PASS@HOST/DB". A password may be given as "env:NAME" in
+    /// `storage_password` instead of in the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// Environment variable holding the storage password, kept out of this file. Example: "PBX_DB_PASSWORD".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_password_env: Option<String>,
+    /// Log filter: "error", "warn", "info", "debug", "trace", or a tracing filter such as "pbx=debug".
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Tenant files applied once, as revision 1, when the store holds no revision yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_tenants: Option<PathBuf>,
+    /// How pbxctl reaches pbxd.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// SIP listeners and timers.
+    #[serde(default)]
+    pub sip: SipConfig,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/pbx")
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+/// The admin API used by pbxctl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Unix socket; access is limited by its file permissions (owner and group pbx).
+    #[serde(default = "default_admin_socket")]
+    pub socket: PathBuf,
+    /// Optional TCP listener for remote pipelines, e.g. "127.0.0.1:8089". Needs `token_sha256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// SHA-256 of the bearer token accepted on the TCP listener, from `pbxctl secret token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<Sha256Hex>,
+}
+
+fn default_admin_socket() -> PathBuf {
+    PathBuf::from("/run/pbx/admin.sock")
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self { socket: default_admin_socket(), listen: None, token_sha256: None }
+    }
+}
+
+/// SIP settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    /// Listeners as "udp:ADDR:PORT", "tcp:ADDR:PORT" or "tls:ADDR:PORT".
+    #[serde(default = "default_sip_listen")]
+    pub listen: Vec<String>,
+}
+
+fn default_sip_listen() -> Vec<String> {
+    vec!["udp:0.0.0.0:5060".to_owned(), "tcp:0.0.0.0:5060".to_owned()]
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self { listen: default_sip_listen() }
+    }
+}
+
+impl DaemonConfig {
+    /// Reads and checks pbxd.toml; every problem as a diagnostic.
+    pub fn load(path: &std::path::Path) -> Result<Self, Vec<Diagnostic>> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![Diagnostic {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read: {e}"),
+                help: None,
+            }]
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Self, Vec<Diagnostic>> {
+        let locator = Locator::new(file, text);
+        let config: Self = toml::from_str(text).map_err(|e| {
+            vec![locator.at_span(
+                e.span(),
+                e.message().trim().to_owned(),
+                Some("see schemas/pbxd.schema.json".to_owned()),
+            )]
+        })?;
+        let mut problems = Vec::new();
+        use super::diag::Seg::Key;
+        if config.admin.listen.is_some() && config.admin.token_sha256.is_none() {
+            problems.push(locator.at_path(
+                &[Key("admin"), Key("listen")],
+                "the admin TCP listener needs a token".to_owned(),
+                Some("add token_sha256 from `pbxctl secret token`".to_owned()),
+            ));
+        }
+        if let Some(listen) = &config.admin.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            problems.push(locator.at_path(
+                &[Key("admin"), Key("listen")],
+                format!("\"{listen}\" is not an address:port"),
+                None,
+            ));
+        }
+        if let Some(url) = &config.storage
+            && !["sqlite:", "mysql:", "mariadb:", "postgres:", "postgresql:"].iter().any(|p| url.starts_with(p))
+        {
+            problems.push(locator.at_path(
+                &[Key("storage")],
+                format!("unsupported storage URL \"{url}\""),
+                Some("use sqlite://, mysql:// or postgres://".to_owned()),
+            ));
+        }
+        for (i, l) in config.sip.listen.iter().enumerate() {
+            let ok = l.split_once(':').is_some_and(|(proto, addr)| {
+                matches!(proto, "udp" | "tcp" | "tls") && addr.parse::<std::net::SocketAddr>().is_ok()
+            });
+            if !ok {
+                problems.push(locator.at_path(
+                    &[Key("sip"), Key("listen"), super::diag::Seg::Index(i)],
+                    format!("invalid listener \"{l}\""),
+                    Some("write \"udp:0.0.0.0:5060\"".to_owned()),
+                ));
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.log_level) {
+            problems.push(locator.at_path(
+                &[Key("log_level")],
+                format!("invalid log level \"{}\": {e}", config.log_level),
+                None,
+            ));
+        }
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
+    }
+
+    /// The storage URL with the data directory default and the password filled in.
+    pub fn storage_url(&self) -> Result<String, String> {
+        let url = match &self.storage {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("pbx.db").display()),
+        };
+        match &self.storage_password_env {
+            None => Ok(url),
+            Some(var) => {
+                let password = std::env::var(var)
+                    .map_err(|_| format!("environment variable {var} (storage_password_env) is not set"))?;
+                let (scheme, rest) = url.split_once("://").ok_or("storage URL has no scheme")?;
+                let (user, host) = rest.split_once('@').ok_or("storage URL needs user@host to add a password")?;
+                Ok(format!("{scheme}://{user}:{}@{host}", percent_encode(&password)))
+            }
+        }
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,40 @@
+//! The tenant model and its path from files to a checked desired state.
+//!
+//! `load` reads and parses files (syntax and shape), `check` applies the semantic rules,
+//! `diag` turns problems into `path:line:col` diagnostics, `daemon` is pbxd's own config.
+
+pub mod check;
+pub mod daemon;
+pub mod diag;
+pub mod load;
+pub mod model;
+
+use std::collections::HashMap;
+
+pub use diag::Diagnostic;
+pub use load::{LoadedTenant, TenantSource};
+
+/// Parses and checks tenant sources that will run together; every problem, or the tenants.
+pub fn load_tenants(sources: Vec<TenantSource>, files_on_disk: bool) -> Result<Vec<LoadedTenant>, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let mut tenants = Vec::with_capacity(sources.len());
+    let mut files_by_id: HashMap<String, String> = HashMap::new();
+    for source in sources {
+        if let Some(first) = files_by_id.insert(source.id.clone(), source.file.clone()) {
+            problems.push(Diagnostic {
+                file: source.file.clone(),
+                line: 1,
+                column: 1,
+                message: format!("tenant id \"{}\" is given twice, also by {first}", source.id),
+                help: Some("each tenant is one file; rename or remove one of them".to_owned()),
+            });
+            continue;
+        }
+        match load::parse_tenant(&source) {
+            Ok(model) => tenants.push(LoadedTenant { source, model }),
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    problems.extend(check::check_tenants(&tenants, files_on_disk));
+    if problems.is_empty() { Ok(tenants) } else { Err(problems) }
+}
