@@ -3,5 +3,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod config;
+pub mod daemon;
 pub mod dialplan;
+pub mod plan;
+pub mod reconcile;
+pub mod store;

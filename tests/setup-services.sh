@@ -17,9 +17,8 @@ DB=pbx_test DB_USER=pbx DB_PASS=pbx
 MYSQL_PORT=3306 PG_PORT=5432
 WAIT_SECS=60
 
-exec 3>&1 1>&2          # keep stdout clean for the export lines
-log() { echo "setup-services: $*"; }
-die() { echo "setup-services: ERROR: $*"; exit 1; }
+log() { echo "setup-services: $*" >&2; }
+die() { echo "setup-services: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 
 # wait_for DESCRIPTION CMD...: poll CMD until it succeeds, at most $WAIT_SECS.
@@ -35,6 +34,11 @@ write_if_changed() {
   printf '%s\n' "$2" >"$1"
 }
 
+# All work runs inside main() with stdout sent to stderr. Don't use
+# `exec 3>&1 1>&2` instead: the started daemons would inherit fd 3 and
+# `$(setup-services.sh)` would then hang forever (bash marks the stdout copy it
+# saves for `main >&2` close-on-exec, so daemons never see it).
+main() {
 # --- 1. packages ------------------------------------------------------------
 missing=()
 for p in $PACKAGES; do
@@ -55,7 +59,7 @@ port = $MYSQL_PORT" && restart_mysql=1
 
 mysql_up() { mysqladmin --protocol=socket ping; }   # root uses unix_socket auth
 if mysql_up >/dev/null 2>&1; then
-  [ $restart_mysql = 1 ] && { log "restarting MariaDB (config changed)"; service mariadb restart; }
+  if [ $restart_mysql = 1 ]; then log "restarting MariaDB (config changed)"; service mariadb restart; fi
 else
   log "starting MariaDB"
   service mariadb start
@@ -92,7 +96,7 @@ if ! grep -qxF "$HBA_LINE" "$PG_ETC/pg_hba.conf"; then
 fi
 
 if pg_ctlcluster "$PG_VER" main status >/dev/null 2>&1; then
-  [ $restart_pg = 1 ] && { log "restarting PostgreSQL (config changed)"; pg_ctlcluster "$PG_VER" main restart; }
+  if [ $restart_pg = 1 ]; then log "restarting PostgreSQL (config changed)"; pg_ctlcluster "$PG_VER" main restart; fi
 else
   log "starting PostgreSQL $PG_VER"
   pg_ctlcluster "$PG_VER" main start
@@ -119,7 +123,9 @@ mysql -h127.0.0.1 -P"$MYSQL_PORT" -u"$DB_USER" -p"$DB_PASS" "$DB" -e 'SELECT 1' 
 PGPASSWORD=$DB_PASS psql -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" "$DB" -qAt -c 'SELECT 1' >/dev/null \
   || die "cannot connect to PostgreSQL as $DB_USER over TCP (check $PG_ETC/pg_hba.conf)"
 log "MariaDB and PostgreSQL ready"
+}
+main >&2
 
 # --- 4. results for the caller ------------------------------------------------
-echo "export PBX_TEST_MYSQL_URL=mysql://$DB_USER:$DB_PASS@127.0.0.1:$MYSQL_PORT/$DB" >&3
-echo "export PBX_TEST_POSTGRES_URL=postgres://$DB_USER:$DB_PASS@127.0.0.1:$PG_PORT/$DB" >&3
+echo "export PBX_TEST_MYSQL_URL=mysql://$DB_USER:$DB_PASS@127.0.0.1:$MYSQL_PORT/$DB"
+echo "export PBX_TEST_POSTGRES_URL=postgres://$DB_USER:$DB_PASS@127.0.0.1:$PG_PORT/$DB"

@@ -103,7 +103,25 @@ impl DaemonConfig {
                 help: None,
             }]
         })?;
-        Self::parse(&file, &text)
+        let mut config = Self::parse(&file, &text)?;
+        config.resolve_paths(path.parent().unwrap_or(std::path::Path::new(".")));
+        Ok(config)
+    }
+
+    /// Makes relative paths relative to the directory of pbxd.toml, not to wherever pbxd
+    /// happened to be started.
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                let joined = base.join(&*p);
+                *p = std::path::absolute(&joined).unwrap_or(joined);
+            }
+        };
+        resolve(&mut self.data_dir);
+        resolve(&mut self.admin.socket);
+        if let Some(dir) = &mut self.bootstrap_tenants {
+            resolve(dir);
+        }
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Self, Vec<Diagnostic>> {

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 
 /// One step of a path into a TOML document.
@@ -23,7 +23,7 @@ pub enum Seg {
 pub type TomlPath = Vec<Seg>;
 
 /// A problem found in a file, with its position resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub file: String,
     pub line: usize,

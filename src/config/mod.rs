@@ -38,3 +38,12 @@ pub fn load_tenants(sources: Vec<TenantSource>, files_on_disk: bool) -> Result<V
     problems.extend(check::check_tenants(&tenants, files_on_disk));
     if problems.is_empty() { Ok(tenants) } else { Err(problems) }
 }
+
+/// The JSON Schemas of tenant files and pbxd.toml, by file name, as pretty JSON.
+pub fn schemas() -> Vec<(&'static str, String)> {
+    let pretty = |schema: schemars::Schema| serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+    vec![
+        ("tenant.schema.json", pretty(schemars::schema_for!(model::TenantFile))),
+        ("pbxd.schema.json", pretty(schemars::schema_for!(daemon::DaemonConfig))),
+    ]
+}

@@ -1,0 +1,5 @@
+pub mod apply;
+pub mod get;
+pub mod schema;
+pub mod secret;
+pub mod validate;

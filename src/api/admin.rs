@@ -1,0 +1,149 @@
+//! The admin API: plan, apply, rollback, history and read access to the running objects.
+//! Served on a Unix socket (guarded by file permissions) and optionally on TCP, where every
+//! request needs the bearer token whose SHA-256 is in pbxd.toml.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::reconcile::{ApplyOutcome, ApplyRequest, Reconciler};
+use crate::store::Revision;
+
+/// Status of the node, for `pbxctl status` and health checks.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub revision: Option<Revision>,
+    pub tenants: usize,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    pub to: Option<i64>,
+    #[serde(default)]
+    pub author: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ObjectsQuery {
+    tenant: Option<String>,
+}
+
+/// The admin router; `token_sha256` set means every request needs that bearer token.
+pub fn router(reconciler: Arc<Reconciler>, token_sha256: Option<String>) -> Router {
+    let routes = Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/plan", post(plan))
+        .route("/v1/apply", post(apply))
+        .route("/v1/rollback", post(rollback))
+        .route("/v1/history", get(history))
+        .route("/v1/objects/{kind}", get(objects))
+        .with_state(reconciler);
+    match token_sha256 {
+        Some(hash) => routes.layer(middleware::from_fn_with_state(Arc::new(hash), require_token)),
+        None => routes,
+    }
+}
+
+async fn require_token(State(expected): State<Arc<String>>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required"))?;
+    let digest: String = Sha256::digest(presented.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    if !constant_time_eq(digest.as_bytes(), expected.as_bytes()) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "the bearer token is not valid"));
+    }
+    Ok(next.run(request).await)
+}
+
+/// Compares without an early exit, so timing does not tell how much of a token matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn status(State(r): State<Arc<Reconciler>>) -> Json<Status> {
+    let snapshot = r.snapshot();
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        revision: snapshot.revision.clone(),
+        tenants: snapshot.tenants.len(),
+    })
+}
+
+async fn plan(State(r): State<Arc<Reconciler>>, Json(request): Json<ApplyRequest>) -> Result<Json<ApplyOutcome>, ApiError> {
+    // Validation of a large tenant set is CPU work; keep it off the I/O threads.
+    let outcome = tokio::task::spawn_blocking(move || r.plan(&request))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "plan failed"))??;
+    Ok(Json(outcome))
+}
+
+async fn apply(State(r): State<Arc<Reconciler>>, Json(request): Json<ApplyRequest>) -> Result<Json<ApplyOutcome>, ApiError> {
+    Ok(Json(r.apply(&request).await?))
+}
+
+async fn rollback(
+    State(r): State<Arc<Reconciler>>,
+    Json(request): Json<RollbackRequest>,
+) -> Result<Json<ApplyOutcome>, ApiError> {
+    let author = if request.author.is_empty() { "unknown" } else { &request.author };
+    Ok(Json(r.rollback(request.to, author).await?))
+}
+
+async fn history(State(r): State<Arc<Reconciler>>, Query(q): Query<HistoryQuery>) -> Result<Json<Vec<Revision>>, ApiError> {
+    Ok(Json(r.store().history(q.limit.unwrap_or(20).clamp(1, 1000)).await?))
+}
+
+/// Objects of one kind from the running snapshot, each with its tenant id.
+async fn objects(
+    State(r): State<Arc<Reconciler>>,
+    Path(kind): Path<String>,
+    Query(q): Query<ObjectsQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let kind = kind.trim_end_matches('s').to_owned();
+    let known = kind == "tenant" || crate::config::model::OBJECT_KINDS.contains(&kind.as_str());
+    if !known {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown object kind \"{kind}\"")));
+    }
+    let snapshot = r.snapshot();
+    if let Some(t) = &q.tenant
+        && !snapshot.tenants.contains_key(t)
+    {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant \"{t}\" is not running")));
+    }
+    let mut out = Vec::new();
+    for (id, tenant) in snapshot.tenants.iter().filter(|(id, _)| q.tenant.as_ref().is_none_or(|t| t == *id)) {
+        let Ok(Value::Object(mut sections)) = serde_json::to_value(&tenant.model) else { continue };
+        let items = match sections.remove(&kind) {
+            Some(Value::Array(items)) => items,
+            Some(single) => vec![single],
+            None => Vec::new(),
+        };
+        for item in items {
+            let mut row = serde_json::Map::new();
+            row.insert("tenant".to_owned(), Value::from(id.clone()));
+            if let Value::Object(fields) = item {
+                row.extend(fields);
+            }
+            out.push(Value::Object(row));
+        }
+    }
+    Ok(Json(out))
+}

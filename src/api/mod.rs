@@ -1,0 +1,5 @@
+//! HTTP APIs of pbxd. For now the admin API that pbxctl uses; the reporting and call-control
+//! APIs join it later under their own prefixes.
+
+pub mod admin;
+pub mod error;

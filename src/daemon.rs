@@ -1,0 +1,102 @@
+//! Starting and stopping pbxd: storage, the first revision, the admin listeners, signals.
+
+use std::path::Path;
+
+
+use anyhow::{Context, bail};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::api::admin;
+use crate::config::daemon::DaemonConfig;
+use crate::config::load::read_sources;
+use crate::config::load_tenants;
+use crate::reconcile::Reconciler;
+use crate::store::{DesiredState, Store, TenantDoc};
+
+/// Runs pbxd until SIGTERM or SIGINT.
+pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let url = config.storage_url().map_err(anyhow::Error::msg)?;
+    let store = Store::open(&url).await.context("cannot open storage")?;
+    bootstrap(&store, &config).await?;
+    let reconciler = Reconciler::start(store).await.context("cannot load the running revision")?;
+    let snapshot = reconciler.snapshot();
+    tracing::info!(revision = snapshot.revision_number(), tenants = snapshot.tenants.len(), "desired state loaded");
+
+    let socket = &config.admin.socket;
+    let unix = bind_socket(socket)?;
+    tracing::info!(socket = %socket.display(), "admin API listening");
+    let unix_server = axum::serve(unix, admin::router(reconciler.clone(), None))
+        .with_graceful_shutdown(shutdown_signal());
+    let tcp_server = match &config.admin.listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(%addr, "admin API listening on TCP");
+            let token = config.admin.token_sha256.as_ref().map(|t| t.0.clone());
+            Some(axum::serve(listener, admin::router(reconciler.clone(), token)).with_graceful_shutdown(shutdown_signal()))
+        }
+        None => None,
+    };
+    let result = match tcp_server {
+        Some(tcp) => tokio::try_join!(async { unix_server.await }, async { tcp.await }).map(drop),
+        None => unix_server.await,
+    };
+    let _ = std::fs::remove_file(socket);
+    reconciler.store().close().await;
+    tracing::info!("pbxd stopped");
+    result.context("admin API failed")
+}
+
+fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if path.exists() {
+        // A socket left by a killed pbxd; a live one would answer.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another pbxd is serving {}", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+    }
+    let listener = UnixListener::bind(path).with_context(|| format!("cannot bind {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+/// Applies the bootstrap tenants as revision 1 when the store holds no revision.
+async fn bootstrap(store: &Store, config: &DaemonConfig) -> anyhow::Result<()> {
+    let Some(dir) = &config.bootstrap_tenants else { return Ok(()) };
+    if store.head().await?.is_some() {
+        return Ok(());
+    }
+    let (sources, problems) = read_sources(std::slice::from_ref(dir));
+    if !problems.is_empty() {
+        bail!("bootstrap tenants: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    }
+    let tenants = load_tenants(sources, true).map_err(|problems| {
+        anyhow::anyhow!("bootstrap tenants are invalid:\n{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+    })?;
+    let state = DesiredState {
+        tenants: tenants
+            .into_iter()
+            .map(|t| (t.source.id, TenantDoc { file: t.source.file, text: t.source.text }))
+            .collect(),
+    };
+    let revision = store.append(None, "bootstrap", &format!("bootstrap from {}", dir.display()), &state).await?;
+    tracing::info!(revision = revision.number, tenants = state.tenants.len(), "bootstrap tenants applied");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
+}
+

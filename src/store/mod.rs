@@ -1,0 +1,114 @@
+//! Persistent state through sqlx: SQLite embedded by default, MariaDB or PostgreSQL for
+//! larger sites. One logical schema, with migrations written per backend (their SQL
+//! dialects differ) and queries written once with `?` placeholders.
+//!
+//! The store holds revisions of the desired state: each revision is the complete content of
+//! every tenant file, written in a single INSERT, so a crash leaves either the old or the new
+//! revision and never a mix.
+
+mod migrate;
+mod revisions;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub use revisions::{DesiredState, Revision, TenantDoc};
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mysql,
+    Postgres,
+}
+
+/// Store errors, without connection details (URLs may hold passwords).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported storage URL scheme; use sqlite://, mysql:// or postgres://")]
+    UnsupportedUrl,
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("revision {0} does not exist")]
+    NoSuchRevision(i64),
+    #[error("the running revision changed to {actual} while this change was based on {expected}; plan again")]
+    Conflict { expected: i64, actual: i64 },
+    #[error("stored revision {0} is unreadable: {1}")]
+    Corrupt(i64, String),
+}
+
+/// A connection pool with its backend.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => Backend::Sqlite,
+            Some("mysql" | "mariadb") => Backend::Mysql,
+            Some("postgres" | "postgresql") => Backend::Postgres,
+            _ => return Err(StoreError::UnsupportedUrl),
+        };
+        let url = match url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => url.to_owned(),
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // WAL with full sync: a committed revision survives power loss, readers never block.
+            options = options.max_connections(4).after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
+                        .await
+                        .map(drop)
+                })
+            });
+        } else {
+            options = options.max_connections(8);
+        }
+        let pool = options.connect(&url).await?;
+        let store = Self { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Rewrites `?` placeholders to PostgreSQL's `$1, $2, …`.
+    fn sql<'q>(&self, query: &'q str) -> Cow<'q, str> {
+        if self.backend != Backend::Postgres {
+            return Cow::Borrowed(query);
+        }
+        let mut out = String::with_capacity(query.len() + 8);
+        let mut n = 0;
+        for c in query.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
