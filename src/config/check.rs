@@ -47,7 +47,7 @@ fn is_e164(number: &str) -> bool {
 
 fn is_tenant_id(id: &str) -> bool {
     (1..=63).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && !id.starts_with('-')
 }
 
@@ -150,7 +150,7 @@ impl<'a> TenantChecker<'a> {
             self.error(
                 vec![],
                 format!("tenant id \"{id}\" (the file name) is not a valid id"),
-                "rename the file: lowercase letters, digits and -, up to 63".to_owned(),
+                "rename the file: lowercase letters, digits, - and _, up to 63".to_owned(),
             );
         }
         if !(2..=4).contains(&s.extension_digits) {

@@ -36,6 +36,8 @@ pub fn load_tenants(sources: Vec<TenantSource>, files_on_disk: bool) -> Result<V
         }
     }
     problems.extend(check::check_tenants(&tenants, files_on_disk));
+    // Read top to bottom, file by file, like a compiler's output.
+    problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     if problems.is_empty() { Ok(tenants) } else { Err(problems) }
 }
 
