@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, now_ms};
+use super::{Backend, Store, StoreError, now_ms};
 
 /// One tenant file as stored: the file name it came from (for diagnostics) and its text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,18 +48,30 @@ pub struct Revision {
 
 const META: &str = "number, author, created_at, checksum, comment";
 
-fn revision_of(row: &AnyRow) -> Result<Revision, sqlx::Error> {
+/// Reads a text column. sqlx's Any driver reports MariaDB TEXT columns as BLOB and will not
+/// decode them as strings, so on MariaDB the bytes are read and checked as UTF-8.
+fn text(row: &AnyRow, column: &str, backend: Backend) -> Result<String, sqlx::Error> {
+    match backend {
+        Backend::Mysql => {
+            let bytes: Vec<u8> = row.try_get(column)?;
+            String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        }
+        _ => row.try_get(column),
+    }
+}
+
+fn revision_of(row: &AnyRow, backend: Backend) -> Result<Revision, sqlx::Error> {
     Ok(Revision {
         number: row.try_get("number")?,
         author: row.try_get("author")?,
         created_at: row.try_get("created_at")?,
         checksum: row.try_get("checksum")?,
-        comment: row.try_get("comment")?,
+        comment: text(row, "comment", backend)?,
     })
 }
 
-fn content_of(row: &AnyRow, revision: &Revision) -> Result<DesiredState, StoreError> {
-    let text: String = row.try_get("content")?;
+fn content_of(row: &AnyRow, revision: &Revision, backend: Backend) -> Result<DesiredState, StoreError> {
+    let text = text(row, "content", backend)?;
     let state: DesiredState =
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(revision.number, e.to_string()))?;
     if state.checksum() != revision.checksum {
@@ -73,8 +85,8 @@ impl Store {
     pub async fn head(&self) -> Result<Option<(Revision, DesiredState)>, StoreError> {
         let query = format!("SELECT {META}, content FROM revisions ORDER BY number DESC LIMIT 1");
         let Some(row) = sqlx::query(&query).fetch_optional(&self.pool).await? else { return Ok(None) };
-        let revision = revision_of(&row)?;
-        let content = content_of(&row, &revision)?;
+        let revision = revision_of(&row, self.backend)?;
+        let content = content_of(&row, &revision, self.backend)?;
         Ok(Some((revision, content)))
     }
 
@@ -86,8 +98,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NoSuchRevision(number))?;
-        let revision = revision_of(&row)?;
-        let content = content_of(&row, &revision)?;
+        let revision = revision_of(&row, self.backend)?;
+        let content = content_of(&row, &revision, self.backend)?;
         Ok((revision, content))
     }
 
@@ -95,7 +107,7 @@ impl Store {
     pub async fn history(&self, limit: i64) -> Result<Vec<Revision>, StoreError> {
         let query = self.sql(&format!("SELECT {META} FROM revisions ORDER BY number DESC LIMIT ?")).into_owned();
         let rows = sqlx::query(&query).bind(limit).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(revision_of).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(|row| revision_of(row, self.backend)).collect::<Result<_, _>>()?)
     }
 
     /// Appends a revision on top of `based_on` (None: the store is empty). Fails with

@@ -5,4 +5,4 @@ CREATE TABLE revisions (
     checksum   CHAR(64)     NOT NULL,
     comment    TEXT         NOT NULL,
     content    LONGTEXT     NOT NULL
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;

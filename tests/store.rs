@@ -1,0 +1,105 @@
+//! The revision store against real SQLite, MariaDB and PostgreSQL.
+//!
+//! MariaDB and PostgreSQL come from PBX_TEST_MYSQL_URL and PBX_TEST_POSTGRES_URL (set by
+//! tests/setup-services.sh). Each test makes a database of its own and drops it after.
+//! Without the variables these tests say so and pass, unless PBX_TEST_REQUIRE_DATABASES=1
+//! (the README's test command sets it), where a missing server is a failure.
+
+use std::collections::BTreeMap;
+
+use pbx::store::{Backend, DesiredState, Store, StoreError, TenantDoc};
+use sqlx::Executor;
+
+fn state(texts: &[(&str, &str)]) -> DesiredState {
+    DesiredState {
+        tenants: texts
+            .iter()
+            .map(|(id, text)| (id.to_string(), TenantDoc { file: format!("tenants/{id}.toml"), text: text.to_string() }))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+async fn exercise(url: &str, backend: Backend) {
+    let store = Store::open(url).await.unwrap();
+    assert_eq!(store.backend(), backend);
+    assert!(store.head().await.unwrap().is_none(), "a new store has no revision");
+
+    let first = state(&[("acme", "[tenant]\nname = \"Acme – Ünïcode ☎\"\n")]);
+    let rev1 = store.append(None, "alice", "first", &first).await.unwrap();
+    assert_eq!(rev1.number, 1);
+    let (head, content) = store.head().await.unwrap().unwrap();
+    assert_eq!(head, rev1);
+    assert_eq!(content, first);
+
+    // A large tenant (about 2 MB) survives the round trip on every backend.
+    let big_text = "# padding line for a large tenant file\n".repeat(50_000);
+    let second = state(&[("acme", "[tenant]\n"), ("big", &big_text)]);
+    let rev2 = store.append(Some(1), "bob", "second", &second).await.unwrap();
+    assert_eq!(rev2.number, 2);
+
+    // Two applies based on the same revision: the second is refused, nothing is mixed.
+    match store.append(Some(1), "carol", "late", &first).await {
+        Err(StoreError::Conflict { expected: 1, actual: 2 }) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let numbers: Vec<i64> = store.history(10).await.unwrap().iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [2, 1]);
+    assert_eq!(store.revision(1).await.unwrap().1, first);
+    assert_eq!(store.revision(2).await.unwrap().1, second);
+    assert!(matches!(store.revision(99).await, Err(StoreError::NoSuchRevision(99))));
+    store.close().await;
+
+    // Reopening runs the migrations again (a no-op) and finds the same head.
+    let store = Store::open(url).await.unwrap();
+    let (head, content) = store.head().await.unwrap().unwrap();
+    assert_eq!((head.number, head.author.as_str(), head.comment.as_str()), (2, "bob", "second"));
+    assert_eq!(content, second);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pbx.db").display());
+    exercise(&url, Backend::Sqlite).await;
+}
+
+/// The server URL from the environment, or None when these tests may be skipped.
+fn server_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("PBX_TEST_REQUIRE_DATABASES").as_deref() == Ok("1") => {
+            panic!("{var} is not set; run tests/setup-services.sh")
+        }
+        Err(_) => {
+            eprintln!("skipped: {var} is not set (tests/setup-services.sh sets it)");
+            None
+        }
+    }
+}
+
+/// Creates a database of its own on the server, runs `test` on it, drops it.
+async fn with_fresh_database(base_url: &str, backend: Backend) {
+    sqlx::any::install_default_drivers();
+    let name = format!("pbx_t{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000);
+    let admin = sqlx::AnyPool::connect(base_url).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let (prefix, _) = base_url.rsplit_once('/').unwrap();
+    exercise(&format!("{prefix}/{name}"), backend).await;
+    admin.execute(format!("DROP DATABASE {name}").as_str()).await.unwrap();
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn mariadb_store() {
+    if let Some(url) = server_url("PBX_TEST_MYSQL_URL") {
+        with_fresh_database(&url, Backend::Mysql).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_store() {
+    if let Some(url) = server_url("PBX_TEST_POSTGRES_URL") {
+        with_fresh_database(&url, Backend::Postgres).await;
+    }
+}
