@@ -58,7 +58,12 @@ impl Server {
         self.call(Method::POST, path, Some(body))
     }
 
-    fn call<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, ClientError> {
+    fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -66,7 +71,12 @@ impl Server {
         runtime.block_on(self.send(method, path, body))
     }
 
-    async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, ClientError> {
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
         let unreachable = |e: &dyn std::fmt::Display| ClientError::Unreachable(format!("{}: {e}", self.address));
         let body = match body {
             Some(b) => Bytes::from(serde_json::to_vec(b).map_err(|e| unreachable(&e))?),
@@ -74,13 +84,15 @@ impl Server {
         };
         let (host, mut sender) = if let Some(path) = self.address.strip_prefix("unix:") {
             let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| unreachable(&e))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
+            let (sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
             tokio::spawn(conn);
             ("localhost".to_owned(), sender)
         } else if let Some(host) = self.address.strip_prefix("http://") {
             let host = host.trim_end_matches('/').to_owned();
             let stream = tokio::net::TcpStream::connect(&host).await.map_err(|e| unreachable(&e))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
+            let (sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
             tokio::spawn(conn);
             (host, sender)
         } else {
@@ -102,8 +114,10 @@ impl Server {
         let status = response.status();
         let bytes = response.into_body().collect().await.map_err(|e| unreachable(&e))?.to_bytes();
         if !status.is_success() {
-            let body = serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| ErrorBody { error: String::from_utf8_lossy(&bytes).into_owned(), diagnostics: Vec::new() });
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+                error: String::from_utf8_lossy(&bytes).into_owned(),
+                diagnostics: Vec::new(),
+            });
             return Err(ClientError::Refused { status, body });
         }
         serde_json::from_slice(&bytes).map_err(|e| unreachable(&format!("unexpected answer: {e}")))

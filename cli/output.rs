@@ -29,7 +29,11 @@ impl Table {
         let mut columns: Vec<String> = Vec::new();
         for row in rows.iter().filter_map(Value::as_object) {
             for (key, value) in row {
-                if columns.len() < MAX_COLUMNS && !HIDDEN.contains(&key.as_str()) && cell(value).is_some() && !columns.contains(key) {
+                if columns.len() < MAX_COLUMNS
+                    && !HIDDEN.contains(&key.as_str())
+                    && cell(value).is_some()
+                    && !columns.contains(key)
+                {
                     columns.push(key.clone());
                 }
             }
@@ -48,10 +52,13 @@ fn cell(value: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Array(items) => {
-            let parts: Option<Vec<String>> = items.iter().map(|v| match v {
-                Value::Object(_) | Value::Array(_) => None,
-                other => cell(other),
-            }).collect();
+            let parts: Option<Vec<String>> = items
+                .iter()
+                .map(|v| match v {
+                    Value::Object(_) | Value::Array(_) => None,
+                    other => cell(other),
+                })
+                .collect();
             parts.map(|p| p.join(","))
         }
         _ => None,

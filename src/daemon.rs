@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-
 use anyhow::{Context, bail};
 use tokio::net::{TcpListener, UnixListener};
 
@@ -27,14 +26,17 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let socket = &config.admin.socket;
     let unix = bind_socket(socket)?;
     tracing::info!(socket = %socket.display(), "admin API listening");
-    let unix_server = axum::serve(unix, admin::router(reconciler.clone(), None))
-        .with_graceful_shutdown(shutdown_signal());
+    let unix_server =
+        axum::serve(unix, admin::router(reconciler.clone(), None)).with_graceful_shutdown(shutdown_signal());
     let tcp_server = match &config.admin.listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(%addr, "admin API listening on TCP");
             let token = config.admin.token_sha256.as_ref().map(|t| t.0.clone());
-            Some(axum::serve(listener, admin::router(reconciler.clone(), token)).with_graceful_shutdown(shutdown_signal()))
+            Some(
+                axum::serve(listener, admin::router(reconciler.clone(), token))
+                    .with_graceful_shutdown(shutdown_signal()),
+            )
         }
         None => None,
     };
@@ -76,7 +78,10 @@ async fn bootstrap(store: &Store, config: &DaemonConfig) -> anyhow::Result<()> {
         bail!("bootstrap tenants: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     }
     let tenants = load_tenants(sources, true).map_err(|problems| {
-        anyhow::anyhow!("bootstrap tenants are invalid:\n{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        anyhow::anyhow!(
+            "bootstrap tenants are invalid:\n{}",
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        )
     })?;
     let state = DesiredState {
         tenants: tenants
@@ -99,4 +104,3 @@ async fn shutdown_signal() {
         _ = int.recv() => tracing::info!("SIGINT: stopping"),
     }
 }
-

@@ -17,10 +17,7 @@ fn validate(path: &str) -> String {
 
 #[test]
 fn every_invalid_fixture_reports_its_problems_at_the_right_place() {
-    let mut entries: Vec<_> = std::fs::read_dir("tests/fixtures/invalid")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut entries: Vec<_> = std::fs::read_dir("tests/fixtures/invalid").unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
     assert!(entries.len() >= 20, "one fixture per error kind");
     for entry in entries {
@@ -35,12 +32,14 @@ fn every_example_is_valid() {
     let (sources, problems) = read_sources(&[PathBuf::from("examples/tenants")]);
     assert!(problems.is_empty(), "{problems:?}");
     assert!(sources.len() >= 2);
-    let tenants = load_tenants(sources, true).unwrap_or_else(|p| panic!("{}", p.iter().map(|d| format!("{d}\n")).collect::<String>()));
+    let tenants = load_tenants(sources, true)
+        .unwrap_or_else(|p| panic!("{}", p.iter().map(|d| format!("{d}\n")).collect::<String>()));
     let acme = tenants.iter().find(|t| t.source.id == "acme").unwrap();
     assert!(acme.model.extensions.len() >= 18);
     assert_eq!(acme.model.queues.len(), 2);
     for config in ["examples/pbxd.toml", "packaging/pbxd.toml"] {
-        pbx::config::daemon::DaemonConfig::load(std::path::Path::new(config)).unwrap_or_else(|p| panic!("{config}: {p:?}"));
+        pbx::config::daemon::DaemonConfig::load(std::path::Path::new(config))
+            .unwrap_or_else(|p| panic!("{config}: {p:?}"));
     }
 }
 

@@ -14,7 +14,9 @@ fn state(texts: &[(&str, &str)]) -> DesiredState {
     DesiredState {
         tenants: texts
             .iter()
-            .map(|(id, text)| (id.to_string(), TenantDoc { file: format!("tenants/{id}.toml"), text: text.to_string() }))
+            .map(|(id, text)| {
+                (id.to_string(), TenantDoc { file: format!("tenants/{id}.toml"), text: text.to_string() })
+            })
             .collect::<BTreeMap<_, _>>(),
     }
 }
@@ -81,7 +83,11 @@ fn server_url(var: &str) -> Option<String> {
 /// Creates a database of its own on the server, runs `test` on it, drops it.
 async fn with_fresh_database(base_url: &str, backend: Backend) {
     sqlx::any::install_default_drivers();
-    let name = format!("pbx_t{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000);
+    let name = format!(
+        "pbx_t{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000
+    );
     let admin = sqlx::AnyPool::connect(base_url).await.unwrap();
     admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
     let (prefix, _) = base_url.rsplit_once('/').unwrap();

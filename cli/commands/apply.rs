@@ -17,10 +17,8 @@ fn request(paths: &[PathBuf], prune: bool, author: String) -> Result<ApplyReques
         validate::print_problems(&problems);
         exit::INVALID
     })?;
-    let tenants = tenants
-        .into_iter()
-        .map(|t| (t.source.id, TenantDoc { file: t.source.file, text: t.source.text }))
-        .collect();
+    let tenants =
+        tenants.into_iter().map(|t| (t.source.id, TenantDoc { file: t.source.file, text: t.source.text })).collect();
     Ok(ApplyRequest { tenants, prune, author, based_on: None })
 }
 
@@ -86,7 +84,7 @@ pub fn apply(server: &Server, paths: &[PathBuf], prune: bool, yes: bool, author:
         return exit::REFUSED;
     }
     // Apply exactly what was shown: refused if another apply got in between.
-    request.based_on = planned.base.or(Some(0)).filter(|_| planned.base.is_some());
+    request.based_on = planned.base;
     match server.post::<_, ApplyOutcome>("/v1/apply", &request) {
         Ok(outcome) => {
             report_applied(&outcome);

@@ -54,7 +54,8 @@ pub fn history(server: &Server, limit: i64, output: Output) -> u8 {
 pub fn status(server: &Server) -> u8 {
     match server.get::<Status>("/v1/status") {
         Ok(status) => {
-            let revision = status.revision.map_or_else(|| "none".to_owned(), |r| format!("{} by {}", r.number, r.author));
+            let revision =
+                status.revision.map_or_else(|| "none".to_owned(), |r| format!("{} by {}", r.number, r.author));
             println!("pbxd {}: revision {revision}, {} tenant(s)", status.version, status.tenants);
             0
         }

@@ -59,7 +59,11 @@ pub fn router(reconciler: Arc<Reconciler>, token_sha256: Option<String>) -> Rout
     }
 }
 
-async fn require_token(State(expected): State<Arc<String>>, request: Request, next: Next) -> Result<Response, ApiError> {
+async fn require_token(
+    State(expected): State<Arc<String>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -87,7 +91,10 @@ async fn status(State(r): State<Arc<Reconciler>>) -> Json<Status> {
     })
 }
 
-async fn plan(State(r): State<Arc<Reconciler>>, Json(request): Json<ApplyRequest>) -> Result<Json<ApplyOutcome>, ApiError> {
+async fn plan(
+    State(r): State<Arc<Reconciler>>,
+    Json(request): Json<ApplyRequest>,
+) -> Result<Json<ApplyOutcome>, ApiError> {
     // Validation of a large tenant set is CPU work; keep it off the I/O threads.
     let outcome = tokio::task::spawn_blocking(move || r.plan(&request))
         .await
@@ -95,7 +102,10 @@ async fn plan(State(r): State<Arc<Reconciler>>, Json(request): Json<ApplyRequest
     Ok(Json(outcome))
 }
 
-async fn apply(State(r): State<Arc<Reconciler>>, Json(request): Json<ApplyRequest>) -> Result<Json<ApplyOutcome>, ApiError> {
+async fn apply(
+    State(r): State<Arc<Reconciler>>,
+    Json(request): Json<ApplyRequest>,
+) -> Result<Json<ApplyOutcome>, ApiError> {
     Ok(Json(r.apply(&request).await?))
 }
 
@@ -107,7 +117,10 @@ async fn rollback(
     Ok(Json(r.rollback(request.to, author).await?))
 }
 
-async fn history(State(r): State<Arc<Reconciler>>, Query(q): Query<HistoryQuery>) -> Result<Json<Vec<Revision>>, ApiError> {
+async fn history(
+    State(r): State<Arc<Reconciler>>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<Revision>>, ApiError> {
     Ok(Json(r.store().history(q.limit.unwrap_or(20).clamp(1, 1000)).await?))
 }
 

@@ -47,7 +47,10 @@ impl From<ApplyError> for ApiError {
         match e {
             ApplyError::Invalid(diagnostics) => Self {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
-                body: ErrorBody { error: format!("the tenant files have {} problem(s)", diagnostics.len()), diagnostics },
+                body: ErrorBody {
+                    error: format!("the tenant files have {} problem(s)", diagnostics.len()),
+                    diagnostics,
+                },
             },
             ApplyError::Stale { .. } => Self::new(StatusCode::CONFLICT, e.to_string()),
             ApplyError::Store(e) => e.into(),

@@ -150,7 +150,12 @@ fn object_key(kind: &str, item: &Value) -> Option<String> {
 
 fn diff_objects(old: &BTreeMap<ObjectId, Value>, new: &BTreeMap<ObjectId, Value>) -> Vec<ObjectChange> {
     let mut changes = Vec::new();
-    let object = |(_, kind, key): &ObjectId, change, fields| ObjectChange { kind: kind.clone(), key: key.clone(), change, fields };
+    let object = |(_, kind, key): &ObjectId, change, fields| ObjectChange {
+        kind: kind.clone(),
+        key: key.clone(),
+        change,
+        fields,
+    };
     for (id, new_value) in new {
         match old.get(id) {
             None => changes.push(object(id, Change::Add, Vec::new())),

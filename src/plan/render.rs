@@ -42,7 +42,13 @@ pub fn render(plan: &Plan) -> String {
             let key = if object.key.is_empty() { String::new() } else { format!(" {}", object.key) };
             let _ = writeln!(out, "    {} {}{key}", sign(object.change), object.kind);
             for field in &object.fields {
-                let _ = writeln!(out, "        {}: {} -> {}", field.path, show(field.old.as_ref()), show(field.new.as_ref()));
+                let _ = writeln!(
+                    out,
+                    "        {}: {} -> {}",
+                    field.path,
+                    show(field.old.as_ref()),
+                    show(field.new.as_ref())
+                );
             }
         }
     }

@@ -127,8 +127,9 @@ impl Store {
             comment: comment.to_owned(),
         };
         let json = serde_json::to_string(content).map_err(|e| StoreError::Corrupt(revision.number, e.to_string()))?;
-        let query =
-            self.sql("INSERT INTO revisions (number, author, created_at, checksum, comment, content) VALUES (?, ?, ?, ?, ?, ?)");
+        let query = self.sql(
+            "INSERT INTO revisions (number, author, created_at, checksum, comment, content) VALUES (?, ?, ?, ?, ?, ?)",
+        );
         let inserted = sqlx::query(&query)
             .bind(revision.number)
             .bind(&revision.author)

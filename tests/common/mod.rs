@@ -1,0 +1,138 @@
+//! Helpers for end-to-end tests: a real pbxd process on a temporary directory, pbxctl runs,
+//! and generated tenants.
+#![allow(dead_code)]
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A pbxd process with its own data directory and admin socket.
+pub struct Pbxd {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl Pbxd {
+    /// Writes pbxd.toml into `dir` (with `admin_extra` added to its [admin] table) and starts
+    /// pbxd on it.
+    pub fn start(dir: &Path, admin_extra: &str) -> Self {
+        let socket = dir.join("admin.sock");
+        let config = dir.join("pbxd.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\nlog_level = \"warn\"\n\n[admin]\nsocket = \"{}\"\n{admin_extra}\n",
+                dir.join("data").display(),
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let mut pbxd = Self { child: None, dir: dir.to_owned(), config, socket };
+        pbxd.spawn();
+        pbxd
+    }
+
+    pub fn spawn(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_pbxd"))
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("pbxd exited during start: {status}");
+            }
+            assert!(Instant::now() < deadline, "pbxd did not open its admin socket");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn server(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn pbxctl(&self, args: &[&str]) -> Output {
+        pbxctl(&self.server(), args)
+    }
+}
+
+impl Drop for Pbxd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn pbxctl(server: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pbxctl"))
+        .args(args)
+        .env("PBXCTL_SERVER", server)
+        .env_remove("PBXCTL_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Copies the example tenants (with their sounds) into `dir/tenants`.
+pub fn copy_examples(dir: &Path) -> PathBuf {
+    let target = dir.join("tenants");
+    std::fs::create_dir_all(target.join("sounds")).unwrap();
+    for entry in
+        std::fs::read_dir("examples/tenants").unwrap().chain(std::fs::read_dir("examples/tenants/sounds").unwrap())
+    {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let relative = path.strip_prefix("examples/tenants").unwrap();
+            std::fs::copy(&path, target.join(relative)).unwrap();
+        }
+    }
+    target
+}
+
+/// A generated tenant: `extensions` 4-digit extensions from 1000, `dids` DIDs, `queues`
+/// queues of ten members each, secrets as env references.
+pub fn generated_tenant(name: &str, domain: &str, extensions: usize, dids: usize, queues: usize) -> String {
+    let mut t = String::with_capacity(extensions * 120);
+    writeln!(t, "[tenant]\nname = \"{name}\"\ndomains = [\"{domain}\"]\ntimezone = \"UTC\"\nextension_digits = 4\n")
+        .unwrap();
+    for i in 0..extensions {
+        let n = 1000 + i;
+        writeln!(
+            t,
+            "[[extension]]\nnumber = \"{n}\"\nname = \"User {n}\"\nsecret = \"env:SIP_{n}\"\ngroups = [\"g{}\"]\n",
+            i % 50
+        )
+        .unwrap();
+    }
+    for i in 0..dids {
+        writeln!(t, "[[did]]\nnumber = \"+4930{:07}\"\nto = \"extension:{}\"\n", 1_000_000 + i, 1000 + i % extensions)
+            .unwrap();
+    }
+    for q in 0..queues {
+        let members: Vec<String> = (0..10).map(|m| format!("\"{}\"", 1000 + (q * 10 + m) % extensions)).collect();
+        writeln!(t, "[[queue]]\nname = \"q{q}\"\nstrategy = \"longest_idle\"\nmembers = [{}]\n", members.join(", "))
+            .unwrap();
+    }
+    t
+}
