@@ -110,27 +110,26 @@ pub fn copy_examples(dir: &Path) -> PathBuf {
     target
 }
 
-/// A generated tenant: `extensions` 4-digit extensions from 1000, `dids` DIDs, `queues`
+/// A generated tenant: `extensions` 4-digit extensions from 0000 (so up to 10,000), `dids` DIDs, `queues`
 /// queues of ten members each, secrets as env references.
 pub fn generated_tenant(name: &str, domain: &str, extensions: usize, dids: usize, queues: usize) -> String {
     let mut t = String::with_capacity(extensions * 120);
     writeln!(t, "[tenant]\nname = \"{name}\"\ndomains = [\"{domain}\"]\ntimezone = \"UTC\"\nextension_digits = 4\n")
         .unwrap();
     for i in 0..extensions {
-        let n = 1000 + i;
         writeln!(
             t,
-            "[[extension]]\nnumber = \"{n}\"\nname = \"User {n}\"\nsecret = \"env:SIP_{n}\"\ngroups = [\"g{}\"]\n",
+            "[[extension]]\nnumber = \"{i:04}\"\nname = \"User {i}\"\nsecret = \"env:SIP_{i}\"\ngroups = [\"g{}\"]\n",
             i % 50
         )
         .unwrap();
     }
     for i in 0..dids {
-        writeln!(t, "[[did]]\nnumber = \"+4930{:07}\"\nto = \"extension:{}\"\n", 1_000_000 + i, 1000 + i % extensions)
+        writeln!(t, "[[did]]\nnumber = \"+4930{:07}\"\nto = \"extension:{:04}\"\n", 1_000_000 + i, i % extensions)
             .unwrap();
     }
     for q in 0..queues {
-        let members: Vec<String> = (0..10).map(|m| format!("\"{}\"", 1000 + (q * 10 + m) % extensions)).collect();
+        let members: Vec<String> = (0..10).map(|m| format!("\"{:04}\"", (q * 10 + m) % extensions)).collect();
         writeln!(t, "[[queue]]\nname = \"q{q}\"\nstrategy = \"longest_idle\"\nmembers = [{}]\n", members.join(", "))
             .unwrap();
     }
