@@ -9,4 +9,5 @@ pub mod daemon;
 pub mod dialplan;
 pub mod plan;
 pub mod reconcile;
+pub mod sip;
 pub mod store;

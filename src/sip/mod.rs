@@ -1,0 +1,3 @@
+//! SIP: messages, transactions, transports, the registrar.
+
+pub mod msg;
