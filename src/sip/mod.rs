@@ -1,3 +1,6 @@
 //! SIP: messages, transactions, transports, the registrar.
 
+pub mod auth;
+pub mod guard;
 pub mod msg;
+pub mod txn;
