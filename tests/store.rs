@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use pbx::store::{Backend, DesiredState, Store, StoreError, TenantDoc};
+use pbx::store::{Backend, DesiredState, RegistrationWrite, Store, StoreError, StoredRegistration, TenantDoc};
 use sqlx::Executor;
 
 fn state(texts: &[(&str, &str)]) -> DesiredState {
@@ -49,6 +49,36 @@ async fn exercise(url: &str, backend: Backend) {
     assert_eq!(store.revision(1).await.unwrap().1, first);
     assert_eq!(store.revision(2).await.unwrap().1, second);
     assert!(matches!(store.revision(99).await, Err(StoreError::NoSuchRevision(99))));
+
+    // Registrations: batched upserts and removals, expired rows dropped on load.
+    let reg = |contact: &str, expires_at: i64| StoredRegistration {
+        tenant: "acme".into(),
+        aor: "101".into(),
+        contact: contact.into(),
+        q_millis: 1000,
+        expires_at,
+        call_id: "c1@phone".into(),
+        cseq: 7,
+        source: "192.0.2.7:5060".into(),
+        transport: "udp".into(),
+        flow: 0,
+        user_agent: "Phone – ünïcode".into(),
+        registered_at: 1_000,
+    };
+    let batch = [
+        RegistrationWrite::Upsert(reg("sip:101@192.0.2.7:5060", 5_000)),
+        RegistrationWrite::Upsert(reg("sip:101@192.0.2.8:5060", 1_500)),
+        RegistrationWrite::Upsert(reg("sip:101@192.0.2.9:5060", 5_000)),
+        RegistrationWrite::Upsert(StoredRegistration { cseq: 8, ..reg("sip:101@192.0.2.7:5060", 6_000) }),
+        RegistrationWrite::Remove {
+            tenant: "acme".into(),
+            aor: "101".into(),
+            contact: "sip:101@192.0.2.9:5060".into(),
+        },
+    ];
+    store.write_registrations(&batch).await.unwrap();
+    let loaded = store.load_registrations(2_000).await.unwrap();
+    assert_eq!(loaded, [StoredRegistration { cseq: 8, ..reg("sip:101@192.0.2.7:5060", 6_000) }]);
     store.close().await;
 
     // Reopening runs the migrations again (a no-op) and finds the same head.

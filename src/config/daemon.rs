@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::diag::{Diagnostic, Locator};
-use super::model::Sha256Hex;
+use super::model::{Duration, Sha256Hex};
 
 /// pbxd's configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -78,15 +78,199 @@ pub struct SipConfig {
     /// Listeners as "udp:ADDR:PORT", "tcp:ADDR:PORT" or "tls:ADDR:PORT".
     #[serde(default = "default_sip_listen")]
     pub listen: Vec<String>,
+    /// RFC 3261 timer T1, the round-trip estimate that paces retransmissions.
+    #[serde(default = "default_t1")]
+    pub t1: Duration,
+    /// RFC 3261 timer T2, the longest retransmission interval of non-INVITE requests.
+    #[serde(default = "default_t2")]
+    pub t2: Duration,
+    /// RFC 3261 timer T4, how long the network may hold a message.
+    #[serde(default = "default_t4")]
+    pub t4: Duration,
+    /// Registration lifetimes.
+    #[serde(default)]
+    pub registration: RegistrationConfig,
+    /// Brute-force and flood protection.
+    #[serde(default)]
+    pub security: SecurityConfig,
+    /// Stream transports (TCP, TLS).
+    #[serde(default)]
+    pub tcp: TcpConfig,
+    /// Largest SIP message accepted, in bytes; larger ones get 513 or are dropped.
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: usize,
 }
 
 fn default_sip_listen() -> Vec<String> {
     vec!["udp:0.0.0.0:5060".to_owned(), "tcp:0.0.0.0:5060".to_owned()]
 }
+fn default_t1() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_t2() -> Duration {
+    Duration::from_secs(4)
+}
+fn default_t4() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_max_message_size() -> usize {
+    65_535
+}
 
 impl Default for SipConfig {
     fn default() -> Self {
-        Self { listen: default_sip_listen() }
+        Self {
+            listen: default_sip_listen(),
+            t1: default_t1(),
+            t2: default_t2(),
+            t4: default_t4(),
+            registration: RegistrationConfig::default(),
+            security: SecurityConfig::default(),
+            tcp: TcpConfig::default(),
+            max_message_size: default_max_message_size(),
+        }
+    }
+}
+
+/// Registration lifetimes granted to phones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// Shorter requests get 423 Interval Too Brief.
+    #[serde(default = "default_min_expiry")]
+    pub min_expiry: Duration,
+    /// Longer requests are cut to this.
+    #[serde(default = "default_max_expiry")]
+    pub max_expiry: Duration,
+    /// Granted when the phone does not ask.
+    #[serde(default = "default_expiry")]
+    pub default_expiry: Duration,
+    /// Contacts one extension may register at once.
+    #[serde(default = "default_max_contacts")]
+    pub max_contacts: usize,
+    /// Lifetime of a digest nonce; older ones get a new challenge with stale=true.
+    #[serde(default = "default_nonce_lifetime")]
+    pub nonce_lifetime: Duration,
+    /// Interval of OPTIONS pings to phones behind NAT over UDP, which keep their NAT
+    /// binding open and find dead phones.
+    #[serde(default = "default_keepalive")]
+    pub keepalive_interval: Duration,
+}
+
+fn default_min_expiry() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_expiry() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_expiry() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_max_contacts() -> usize {
+    10
+}
+fn default_nonce_lifetime() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_keepalive() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self {
+            min_expiry: default_min_expiry(),
+            max_expiry: default_max_expiry(),
+            default_expiry: default_expiry(),
+            max_contacts: default_max_contacts(),
+            nonce_lifetime: default_nonce_lifetime(),
+            keepalive_interval: default_keepalive(),
+        }
+    }
+}
+
+/// Like fail2ban, inside pbxd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Failed authentications from one address (or for one user) within `failure_window`
+    /// before a ban.
+    #[serde(default = "default_max_failures")]
+    pub max_auth_failures: u32,
+    /// The window in which failures are counted.
+    #[serde(default = "default_failure_window")]
+    pub failure_window: Duration,
+    /// How long a banned address is ignored.
+    #[serde(default = "default_ban_time")]
+    pub ban_time: Duration,
+    /// Requests per second one address may send; more are dropped.
+    #[serde(default = "default_rate")]
+    pub requests_per_second: u32,
+    /// Burst above that rate.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+fn default_max_failures() -> u32 {
+    10
+}
+fn default_failure_window() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_ban_time() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_rate() -> u32 {
+    100
+}
+fn default_burst() -> u32 {
+    200
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            max_auth_failures: default_max_failures(),
+            failure_window: default_failure_window(),
+            ban_time: default_ban_time(),
+            requests_per_second: default_rate(),
+            burst: default_burst(),
+        }
+    }
+}
+
+/// Limits of stream connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConfig {
+    /// A connection that sends nothing for this long is closed.
+    #[serde(default = "default_idle")]
+    pub idle_timeout: Duration,
+    /// Open connections from one address.
+    #[serde(default = "default_per_source")]
+    pub max_connections_per_source: usize,
+    /// Open connections in all.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_idle() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_per_source() -> usize {
+    32
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: default_idle(),
+            max_connections_per_source: default_per_source(),
+            max_connections: default_max_connections(),
+        }
     }
 }
 

@@ -3,4 +3,5 @@
 pub mod auth;
 pub mod guard;
 pub mod msg;
+pub mod transport;
 pub mod txn;

@@ -7,12 +7,20 @@ use sqlx::{Executor, Row};
 use super::{Backend, Store, StoreError, now_ms};
 
 /// (version, sqlite, mysql, postgres)
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    include_str!("migrations/sqlite/0001_revisions.sql"),
-    include_str!("migrations/mysql/0001_revisions.sql"),
-    include_str!("migrations/postgres/0001_revisions.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        include_str!("migrations/sqlite/0001_revisions.sql"),
+        include_str!("migrations/mysql/0001_revisions.sql"),
+        include_str!("migrations/postgres/0001_revisions.sql"),
+    ),
+    (
+        2,
+        include_str!("migrations/sqlite/0002_registrations.sql"),
+        include_str!("migrations/mysql/0002_registrations.sql"),
+        include_str!("migrations/postgres/0002_registrations.sql"),
+    ),
+];
 
 pub async fn run(store: &Store) -> Result<(), StoreError> {
     store

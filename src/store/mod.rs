@@ -7,6 +7,7 @@
 //! revision and never a mix.
 
 mod migrate;
+mod registrations;
 mod revisions;
 
 use std::borrow::Cow;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub use registrations::{RegistrationWrite, StoredRegistration};
 pub use revisions::{DesiredState, Revision, TenantDoc};
 
 /// Which database a store talks to.

@@ -48,15 +48,15 @@ pub struct Revision {
 
 const META: &str = "number, author, created_at, checksum, comment";
 
-/// Reads a text column. sqlx's Any driver reports MariaDB TEXT columns as BLOB and will not
-/// decode them as strings, so on MariaDB the bytes are read and checked as UTF-8.
-fn text(row: &AnyRow, column: &str, backend: Backend) -> Result<String, sqlx::Error> {
-    match backend {
-        Backend::Mysql => {
+/// Reads a text column. sqlx's Any driver reports MariaDB TEXT columns (not VARCHAR) as
+/// BLOB and will not decode them as strings, so there the bytes are read and checked as UTF-8.
+pub(super) fn text(row: &AnyRow, column: &str, backend: Backend) -> Result<String, sqlx::Error> {
+    match row.try_get::<String, _>(column) {
+        Err(sqlx::Error::ColumnDecode { .. }) if backend == Backend::Mysql => {
             let bytes: Vec<u8> = row.try_get(column)?;
             String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
         }
-        _ => row.try_get(column),
+        other => other,
     }
 }
 

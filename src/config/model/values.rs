@@ -43,6 +43,9 @@ impl Duration {
     pub const fn from_secs(secs: u64) -> Self {
         Self(std::time::Duration::from_secs(secs))
     }
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(std::time::Duration::from_millis(ms))
+    }
     pub fn as_std(self) -> std::time::Duration {
         self.0
     }

@@ -5,6 +5,8 @@
 //! malformed it is copied verbatim (unfolded), so even a bad request gets its answer.
 
 use std::fmt;
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 
@@ -12,6 +14,8 @@ use super::header::HeaderName;
 use super::message::Message;
 use super::nameaddr::scan_name_addr;
 use super::print::MessageWriter;
+use super::uri::Host;
+use super::via::Via;
 
 /// The RFC 3261 §21 reason phrase for a status code ("" if unknown).
 pub fn reason_phrase(status: u16) -> &'static str {
@@ -65,11 +69,12 @@ pub struct ResponseBuilder<'a> {
     to_tag: Option<&'a str>,
     extra: Vec<(&'a str, String)>,
     body: Option<(&'a str, &'a [u8])>,
+    source: Option<SocketAddr>,
 }
 
 impl<'a> ResponseBuilder<'a> {
     pub fn new(req: &'a Message, status: u16) -> Self {
-        ResponseBuilder { req, status, reason: None, to_tag: None, extra: Vec::new(), body: None }
+        ResponseBuilder { req, status, reason: None, to_tag: None, extra: Vec::new(), body: None, source: None }
     }
 
     /// Overrides the default reason phrase.
@@ -81,6 +86,14 @@ impl<'a> ResponseBuilder<'a> {
     /// Adds `;tag=` to To unless the request's To already has one (§8.2.6.2).
     pub fn to_tag(mut self, tag: &'a str) -> Self {
         self.to_tag = Some(tag);
+        self
+    }
+
+    /// Stamps the top Via with where the request really came from: `received` when the
+    /// sent-by host differs (RFC 3261 §18.2.1), and `received` plus `rport` when the client
+    /// asked with a bare `rport` (RFC 3581), so clients behind NAT learn their public address.
+    pub fn source(mut self, source: SocketAddr) -> Self {
+        self.source = Some(source);
         self
     }
 
@@ -106,7 +119,12 @@ impl<'a> ResponseBuilder<'a> {
                 w.raw_header(kind.as_str().as_bytes(), h.value());
             }
         };
-        copy(&mut w, HeaderName::Via);
+        for (i, h) in req.headers_named(HeaderName::Via).enumerate() {
+            match self.source {
+                Some(source) if i == 0 => w.raw_header(b"Via", &stamp_top_via(h.value(), source)),
+                _ => w.raw_header(b"Via", h.value()),
+            };
+        }
         copy(&mut w, HeaderName::From);
         for h in req.headers_named(HeaderName::To) {
             let value = h.value();
@@ -139,6 +157,39 @@ impl<'a> ResponseBuilder<'a> {
             None => w.finish(b""),
         }
     }
+}
+
+/// The first Via value of `value` with `received` (and `rport`) set from `source`.
+fn stamp_top_via(value: &[u8], source: SocketAddr) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(value) else { return value.to_vec() };
+    let (first, rest) = text.split_at(text.find(',').unwrap_or(text.len()));
+    let Ok(via) = Via::parse(first.trim()) else { return value.to_vec() };
+    let wants_rport = matches!(via.rport(), Some(None));
+    let sent_by_is_source = match via.host() {
+        Host::Ipv4(ip) => IpAddr::V4(ip) == source.ip(),
+        Host::Ipv6(ip) => IpAddr::V6(ip) == source.ip(),
+        Host::Domain(_) => false,
+    };
+    if sent_by_is_source && !wants_rport {
+        return value.to_vec();
+    }
+    let mut out = String::with_capacity(first.len() + 40);
+    for (i, part) in first.trim().split(';').enumerate() {
+        let name = part.split('=').next().unwrap_or_default().trim();
+        if i > 0 && (name.eq_ignore_ascii_case("received") || (wants_rport && name.eq_ignore_ascii_case("rport"))) {
+            continue;
+        }
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(part);
+    }
+    let _ = write!(out, ";received={}", source.ip());
+    if wants_rport {
+        let _ = write!(out, ";rport={}", source.port());
+    }
+    out.push_str(rest);
+    out.into_bytes()
 }
 
 #[cfg(test)]
@@ -202,6 +253,23 @@ Content-Length: 0\r\n\r\n"
         assert_eq!(parsed.to().unwrap().tag(), Some("old"));
         assert_eq!(parsed.body_slice(), b"hi");
         assert_eq!(parsed.content_type().unwrap().map(|c| c.to_string()).as_deref(), Some("text/plain"));
+    }
+
+    #[test]
+    fn top_via_learns_received_and_rport() {
+        let raw = b"OPTIONS sip:b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bK7, SIP/2.0/UDP p.example;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP q;branch=z9hG4bK3;rport\r\n\r\n";
+        let r = parse_datagram(Bytes::from_static(raw), &Limits::default()).unwrap();
+        let out = ResponseBuilder::new(&r, 200).source("192.0.2.7:40000".parse().unwrap()).build();
+        let parsed = parse_datagram(out, &Limits::default()).unwrap();
+        let vias: Vec<String> = parsed.vias().map(|v| v.unwrap().to_string()).collect();
+        assert_eq!(vias[0], "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK7;received=192.0.2.7;rport=40000");
+        assert_eq!(vias[1], "SIP/2.0/UDP p.example;branch=z9hG4bK2", "only the top Via is stamped");
+        assert_eq!(vias[2], "SIP/2.0/UDP q;branch=z9hG4bK3;rport");
+        // Sent-by already the source and no rport: unchanged.
+        let raw = b"OPTIONS sip:b SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK7\r\n\r\n";
+        let r = parse_datagram(Bytes::from_static(raw), &Limits::default()).unwrap();
+        let out = ResponseBuilder::new(&r, 200).source("192.0.2.7:5060".parse().unwrap()).build();
+        assert!(std::str::from_utf8(&out).unwrap().contains("Via: SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK7\r\n"));
     }
 
     #[test]
