@@ -111,6 +111,14 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Registered phones: address of record, contact, source address, transport, user
+    /// agent, expiry.
+    Registrations {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// The running revision and tenant count.
     Status,
     /// Make the hashes that tenant files and pbxd.toml hold instead of secrets.
@@ -129,6 +137,7 @@ fn main() -> ExitCode {
         Command::Rollback { to, yes, author } => commands::apply::rollback(&server, to, yes, author),
         Command::History { limit, output } => commands::get::history(&server, limit, output),
         Command::Get { kind, tenant, output } => commands::get::objects(&server, &kind, tenant.as_deref(), output),
+        Command::Registrations { tenant, output } => commands::get::registrations(&server, tenant.as_deref(), output),
         Command::Status => commands::get::status(&server),
         Command::Secret(cmd) => commands::secret::run(cmd),
     };

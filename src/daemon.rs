@@ -10,6 +10,7 @@ use crate::config::daemon::DaemonConfig;
 use crate::config::load::read_sources;
 use crate::config::load_tenants;
 use crate::reconcile::Reconciler;
+use crate::sip::service::SipService;
 use crate::store::{DesiredState, Store, TenantDoc};
 
 /// Runs pbxd until SIGTERM or SIGINT.
@@ -23,18 +24,22 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let snapshot = reconciler.snapshot();
     tracing::info!(revision = snapshot.revision_number(), tenants = snapshot.tenants.len(), "desired state loaded");
 
+    let sip = SipService::start(&config.sip, reconciler.subscribe_snapshots(), reconciler.store().clone())
+        .await
+        .context("cannot start SIP")?;
+
     let socket = &config.admin.socket;
     let unix = bind_socket(socket)?;
     tracing::info!(socket = %socket.display(), "admin API listening");
-    let unix_server =
-        axum::serve(unix, admin::router(reconciler.clone(), None)).with_graceful_shutdown(shutdown_signal());
+    let unix_server = axum::serve(unix, admin::router(reconciler.clone(), Some(sip.handle.clone()), None))
+        .with_graceful_shutdown(shutdown_signal());
     let tcp_server = match &config.admin.listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(%addr, "admin API listening on TCP");
             let token = config.admin.token_sha256.as_ref().map(|t| t.0.clone());
             Some(
-                axum::serve(listener, admin::router(reconciler.clone(), token))
+                axum::serve(listener, admin::router(reconciler.clone(), Some(sip.handle.clone()), token))
                     .with_graceful_shutdown(shutdown_signal()),
             )
         }
@@ -45,6 +50,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
         None => unix_server.await,
     };
     let _ = std::fs::remove_file(socket);
+    sip.stop().await;
     reconciler.store().close().await;
     tracing::info!("pbxd stopped");
     result.context("admin API failed")

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use pbx::api::admin::Status;
+use pbx::sip::core::RegistrationView;
 use pbx::store::Revision;
 
 use crate::Output;
@@ -57,6 +58,39 @@ pub fn status(server: &Server) -> u8 {
             let revision =
                 status.revision.map_or_else(|| "none".to_owned(), |r| format!("{} by {}", r.number, r.author));
             println!("pbxd {}: revision {revision}, {} tenant(s)", status.version, status.tenants);
+            0
+        }
+        Err(e) => e.report(),
+    }
+}
+
+pub fn registrations(server: &Server, tenant: Option<&str>, output: Output) -> u8 {
+    let path = match tenant {
+        Some(t) => format!("/v1/registrations?tenant={t}"),
+        None => "/v1/registrations".to_owned(),
+    };
+    match server.get::<Vec<RegistrationView>>(&path) {
+        Ok(rows) => {
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+                Output::Table => {
+                    let mut table =
+                        Table::new(&["TENANT", "AOR", "CONTACT", "SOURCE", "TRANSPORT", "USER AGENT", "EXPIRES"]);
+                    for r in rows {
+                        let source = if r.behind_nat { format!("{} (NAT)", r.source) } else { r.source };
+                        table.row(vec![
+                            r.tenant,
+                            r.aor,
+                            r.contact,
+                            source,
+                            r.transport,
+                            r.user_agent,
+                            format!("{}s", r.expires_in),
+                        ]);
+                    }
+                    print!("{table}");
+                }
+            }
             0
         }
         Err(e) => e.report(),

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::reconcile::{ApplyOutcome, ApplyRequest, Reconciler};
+use crate::sip::core::{CoreCommand, CoreHandle, RegistrationView};
 use crate::store::Revision;
 
 /// Status of the node, for `pbxctl status` and health checks.
@@ -43,16 +44,30 @@ struct ObjectsQuery {
     tenant: Option<String>,
 }
 
+/// What the admin handlers reach: the control plane and, when SIP runs, its core.
+#[derive(Clone)]
+pub struct AdminState {
+    pub reconciler: Arc<Reconciler>,
+    pub sip: Option<CoreHandle>,
+}
+
+impl axum::extract::FromRef<AdminState> for Arc<Reconciler> {
+    fn from_ref(state: &AdminState) -> Self {
+        state.reconciler.clone()
+    }
+}
+
 /// The admin router; `token_sha256` set means every request needs that bearer token.
-pub fn router(reconciler: Arc<Reconciler>, token_sha256: Option<String>) -> Router {
+pub fn router(reconciler: Arc<Reconciler>, sip: Option<CoreHandle>, token_sha256: Option<String>) -> Router {
     let routes = Router::new()
+        .route("/v1/registrations", get(registrations))
         .route("/v1/status", get(status))
         .route("/v1/plan", post(plan))
         .route("/v1/apply", post(apply))
         .route("/v1/rollback", post(rollback))
         .route("/v1/history", get(history))
         .route("/v1/objects/{kind}", get(objects))
-        .with_state(reconciler);
+        .with_state(AdminState { reconciler, sip });
     match token_sha256 {
         Some(hash) => routes.layer(middleware::from_fn_with_state(Arc::new(hash), require_token)),
         None => routes,
@@ -159,4 +174,16 @@ async fn objects(
         }
     }
     Ok(Json(out))
+}
+
+/// Registered contacts from the SIP core's location service.
+async fn registrations(
+    State(state): State<AdminState>,
+    Query(q): Query<ObjectsQuery>,
+) -> Result<Json<Vec<RegistrationView>>, ApiError> {
+    let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SIP is not running");
+    let sip = state.sip.ok_or_else(unavailable)?;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    sip.commands.send(CoreCommand::Registrations { tenant: q.tenant, reply }).await.map_err(|_| unavailable())?;
+    Ok(Json(answer.await.map_err(|_| unavailable())?))
 }

@@ -151,6 +151,10 @@ pub struct RegistrationConfig {
     /// Lifetime of a digest nonce; older ones get a new challenge with stale=true.
     #[serde(default = "default_nonce_lifetime")]
     pub nonce_lifetime: Duration,
+    /// Digest algorithms offered, in order: RFC 8760 puts SHA-256 first. Phones that only
+    /// read the first challenge and know only MD5 (SIPp, old phones) need ["MD5"] first.
+    #[serde(default = "default_digest_algorithms")]
+    pub digest_algorithms: Vec<DigestAlgorithm>,
     /// Interval of OPTIONS pings to phones behind NAT over UDP, which keep their NAT
     /// binding open and find dead phones.
     #[serde(default = "default_keepalive")]
@@ -169,6 +173,19 @@ fn default_expiry() -> Duration {
 fn default_max_contacts() -> usize {
     10
 }
+fn default_digest_algorithms() -> Vec<DigestAlgorithm> {
+    vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+}
+
+/// A digest algorithm for SIP authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DigestAlgorithm {
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    #[serde(rename = "MD5")]
+    Md5,
+}
+
 fn default_nonce_lifetime() -> Duration {
     Duration::from_secs(300)
 }
@@ -184,6 +201,7 @@ impl Default for RegistrationConfig {
             default_expiry: default_expiry(),
             max_contacts: default_max_contacts(),
             nonce_lifetime: default_nonce_lifetime(),
+            digest_algorithms: default_digest_algorithms(),
             keepalive_interval: default_keepalive(),
         }
     }
@@ -355,6 +373,21 @@ impl DaemonConfig {
                     Some("write \"udp:0.0.0.0:5060\"".to_owned()),
                 ));
             }
+        }
+        if config.sip.registration.digest_algorithms.is_empty() {
+            problems.push(locator.at_path(
+                &[Key("sip"), Key("registration"), Key("digest_algorithms")],
+                "no digest algorithm: no phone could authenticate".to_owned(),
+                Some("use [\"SHA-256\", \"MD5\"]".to_owned()),
+            ));
+        }
+        let reg = &config.sip.registration;
+        if !(reg.min_expiry <= reg.default_expiry && reg.default_expiry <= reg.max_expiry) {
+            problems.push(locator.at_path(
+                &[Key("sip"), Key("registration")],
+                "registration expiries must satisfy min_expiry <= default_expiry <= max_expiry".to_owned(),
+                None,
+            ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.log_level) {
             problems.push(locator.at_path(

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::config::LoadedTenant;
-use crate::config::model::TenantFile;
+use crate::config::model::{SecretRef, SipSecret, TenantFile};
 use crate::dialplan::schedule::ScheduleRules;
+use crate::sip::auth::Credential;
 use crate::store::{DesiredState, Revision};
 
 /// One tenant, ready for routing.
@@ -15,6 +16,40 @@ pub struct TenantRuntime {
     pub model: TenantFile,
     /// Schedules parsed once, by name.
     pub schedules: HashMap<String, ScheduleRules>,
+    /// Digest credentials by extension number; extensions whose secret reference cannot be
+    /// read are missing (and cannot register).
+    pub credentials: HashMap<String, Credential>,
+}
+
+/// Reads a secret reference: an environment variable of pbxd, or a file.
+pub fn read_secret(reference: &SecretRef) -> Result<String, String> {
+    match reference {
+        SecretRef::Env(name) => std::env::var(name).map_err(|_| format!("environment variable {name} is not set")),
+        SecretRef::File(path) => std::fs::read_to_string(path)
+            .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
+            .map_err(|e| format!("cannot read {path}: {e}")),
+    }
+}
+
+fn credentials(tenant: &str, model: &TenantFile) -> HashMap<String, Credential> {
+    let mut out = HashMap::with_capacity(model.extensions.len());
+    for e in &model.extensions {
+        let credential = match &e.secret {
+            SipSecret::Hashes(h) => Credential::Ha1 {
+                md5: h.ha1.as_ref().map(|d| d.0.clone()),
+                sha256: h.ha1_sha256.as_ref().map(|d| d.0.clone()),
+            },
+            SipSecret::Reference(reference) => match read_secret(reference) {
+                Ok(password) => Credential::Password(password),
+                Err(why) => {
+                    tracing::warn!(tenant, extension = %e.number, %why, "extension cannot register: secret unavailable");
+                    continue;
+                }
+            },
+        };
+        out.insert(e.number.clone(), credential);
+    }
+    out
 }
 
 /// Everything routing needs from one revision. Immutable; replaced whole on apply.
@@ -48,7 +83,8 @@ impl RoutingSnapshot {
             for domain in &t.model.tenant.domains {
                 domains.insert(domain.to_ascii_lowercase(), id.clone());
             }
-            tenants.insert(id.clone(), Arc::new(TenantRuntime { id, model: t.model, schedules }));
+            let credentials = credentials(&id, &t.model);
+            tenants.insert(id.clone(), Arc::new(TenantRuntime { id, model: t.model, schedules, credentials }));
         }
         Self { revision, state, tenants, domains }
     }

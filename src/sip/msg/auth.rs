@@ -48,6 +48,19 @@ impl<'a> Algorithm<'a> {
         ];
         KNOWN.iter().find(|(k, _)| k.eq_ignore_ascii_case(s)).map_or(Algorithm::Other(s), |(_, a)| *a)
     }
+
+    /// The token as RFC 7616 spells it (an unknown one as written).
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Md5Sess => "MD5-sess",
+            Algorithm::Sha256 => "SHA-256",
+            Algorithm::Sha256Sess => "SHA-256-sess",
+            Algorithm::Sha512_256 => "SHA-512-256",
+            Algorithm::Sha512_256Sess => "SHA-512-256-sess",
+            Algorithm::Other(s) => s,
+        }
+    }
 }
 
 impl<'a> AuthValue<'a> {

@@ -1,0 +1,357 @@
+//! The SIP core: one task that owns the transaction layer, the registrar's location service,
+//! digest authentication and the flood guard, fed by the transports.
+//!
+//! Everything it owns is sans-IO; this module is where messages, time and sockets meet.
+//! Keeping it on one task means no locks on the hot path: a REGISTER is parsed, checked,
+//! authenticated, bound and answered without leaving it. Slow work (storage) goes to other
+//! tasks through bounded queues. It must never block and never panic on what a peer sent.
+
+mod options;
+pub mod register;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::daemon::SipConfig;
+use crate::reconcile::RoutingSnapshot;
+use crate::sip::auth::Authenticator;
+use crate::sip::guard::{AuthFailures, RateLimiter};
+use crate::sip::msg::{
+    Limits, Message, Method, ParseError, ResponseBuilder, check_request, parse_datagram, parse_head,
+    parse_stream_message,
+};
+use crate::sip::registrar::Location;
+use crate::sip::transport::{Inbound, ListenSpec, Outbox, Source};
+use crate::sip::txn::{TimerConfig, TxnConfig, TxnEvent, TxnKey, TxnLayer};
+use crate::store::RegistrationWrite;
+
+pub use register::RegistrationView;
+
+/// The methods pbxd answers today; the rest get 405 with this list.
+const ALLOW: &str = "REGISTER, OPTIONS";
+/// Option tags pbxd supports (none yet); any Require gets 420.
+const SUPPORTED: &str = "";
+/// The Server / User-Agent header value.
+pub const SERVER: &str = concat!("pbx/", env!("CARGO_PKG_VERSION"));
+
+/// Requests to the core from the rest of pbxd (the admin API).
+pub enum CoreCommand {
+    Registrations { tenant: Option<String>, reply: oneshot::Sender<Vec<RegistrationView>> },
+}
+
+/// A handle to talk to the running core.
+#[derive(Clone)]
+pub struct CoreHandle {
+    pub commands: mpsc::Sender<CoreCommand>,
+    /// Where the listeners really are (ports resolved).
+    pub local: Arc<Vec<ListenSpec>>,
+}
+
+pub struct SipCore {
+    txn: TxnLayer<Source>,
+    location: Location,
+    auth: Authenticator,
+    failures: AuthFailures,
+    rate: RateLimiter,
+    snapshot: watch::Receiver<Arc<RoutingSnapshot>>,
+    outbox: Outbox,
+    persist: mpsc::Sender<RegistrationWrite>,
+    limits: Limits,
+    config: SipConfig,
+    tag_counter: u64,
+    tag_seed: u64,
+    /// The listeners, for loop detection.
+    local: Vec<ListenSpec>,
+}
+
+/// Seconds since the Unix epoch: registrations are stored with wall-clock expiry so they
+/// survive restarts; transactions and bans use the monotonic `Instant`.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl SipCore {
+    pub fn new(
+        config: SipConfig,
+        snapshot: watch::Receiver<Arc<RoutingSnapshot>>,
+        outbox: Outbox,
+        local: Vec<ListenSpec>,
+        location: Location,
+        persist: mpsc::Sender<RegistrationWrite>,
+    ) -> Result<Self, String> {
+        let timers = TimerConfig { t1: config.t1.as_std(), t2: config.t2.as_std(), t4: config.t4.as_std() };
+        let txn = TxnLayer::new(TxnConfig { timers, ..TxnConfig::default() });
+        let seed = random_u64();
+        let auth = register::authenticator(&config, seed);
+        let (failures, rate) = register::guards(&config)?;
+        let limits = Limits { max_message_size: config.max_message_size, ..Limits::default() };
+        Ok(Self {
+            txn,
+            location,
+            auth,
+            failures,
+            rate,
+            snapshot,
+            outbox,
+            persist,
+            limits,
+            config,
+            tag_counter: 0,
+            tag_seed: seed,
+            local,
+        })
+    }
+
+    /// Runs until every transport and command sender is gone.
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<CoreCommand>) {
+        let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let wake = self.txn.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                input = inbound.recv() => {
+                    let Some(input) = input else { break };
+                    let now = Instant::now();
+                    self.on_input(input, now);
+                    // Drain what else is queued before sleeping again: fewer wake-ups under load.
+                    for _ in 0..256 {
+                        match inbound.try_recv() {
+                            Ok(input) => self.on_input(input, now),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                command = commands.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(wake.into()) => self.txn.handle_timeout(Instant::now()),
+                _ = housekeeping.tick() => self.housekeeping(Instant::now()),
+            }
+            self.flush(Instant::now());
+        }
+    }
+
+    fn on_command(&mut self, command: CoreCommand) {
+        match command {
+            CoreCommand::Registrations { tenant, reply } => {
+                let _ = reply.send(self.registrations(tenant.as_deref()));
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        for change in self.location.expire(unix_now()) {
+            self.persist_change(register::to_write(change));
+        }
+        self.failures.purge(now);
+        self.rate.purge(now);
+    }
+
+    /// Sends what the transaction layer queued and handles its events.
+    fn flush(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.txn.poll_transmit() {
+                self.outbox.send(&t.dest, t.bytes);
+                progressed = true;
+            }
+            while let Some(event) = self.txn.poll_event() {
+                self.on_txn_event(event, now);
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_input(&mut self, input: Inbound, now: Instant) {
+        match input {
+            Inbound::Message { bytes, source } => self.on_message(bytes, source, now),
+            Inbound::FlowOpened { flow, sender } => self.outbox.flow_opened(flow, sender),
+            Inbound::FlowClosed { flow } => {
+                self.outbox.flow_closed(flow);
+                for change in self.location.remove_flow(flow) {
+                    self.persist_change(register::to_write(change));
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, bytes: Bytes, source: Source, now: Instant) {
+        let ip = source.addr.ip();
+        // Banned and flooding sources are ignored, like a firewall would: an answer would only
+        // tell them to try harder.
+        if self.failures.is_banned_ip(ip, now) || !self.rate.allow(ip, now) {
+            return;
+        }
+        if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+            // A CRLF keep-alive on UDP: answered so NAT-keeping phones see the path is alive.
+            if bytes.len() >= 4 {
+                self.outbox.send(&source, Bytes::from_static(b"\r\n"));
+            }
+            return;
+        }
+        let parsed = if source.transport == crate::sip::txn::PeerTransport::Udp {
+            parse_datagram(bytes.clone(), &self.limits)
+        } else {
+            parse_stream_message(bytes.clone(), &self.limits)
+        };
+        let msg = match parsed {
+            Ok(msg) => msg,
+            Err(error) => return self.reject_unparsed(bytes, source, error),
+        };
+        if !msg.is_request() {
+            if let Some(event) = self.txn.handle_incoming(msg, source, now) {
+                self.on_txn_event(event, now);
+            }
+            return;
+        }
+        let is_ack = msg.method() == Some(Method::Ack);
+        if let Err(reject) = check_request(&msg) {
+            if !is_ack {
+                let reason = explained(reject.status, reject.error);
+                let response =
+                    ResponseBuilder::new(&msg, reject.status).source(source.addr).reason(&reason).header("Server", SERVER);
+                self.txn.send_stateless(source, response.build());
+            }
+            return;
+        }
+        if let Some(event) = self.txn.handle_incoming(msg, source, now) {
+            self.on_txn_event(event, now);
+        }
+    }
+
+    /// A message that did not parse: answered 400 (513 when too large) if enough of it parses
+    /// to address an answer, dropped otherwise.
+    fn reject_unparsed(&mut self, bytes: Bytes, source: Source, error: ParseError) {
+        let Ok(head) = parse_head(bytes, &self.limits) else { return };
+        if !head.is_request() || head.method() == Some(Method::Ack) || head.top_via().is_err() {
+            return;
+        }
+        let status = if error == ParseError::TooLarge { 513 } else { 400 };
+        let reason = explained(status, error);
+        let response = ResponseBuilder::new(&head, status).source(source.addr).reason(&reason).build();
+        self.txn.send_stateless(source, response);
+    }
+
+    fn on_txn_event(&mut self, event: TxnEvent<Source>, now: Instant) {
+        match event {
+            TxnEvent::Request { key, msg, source } => self.on_request(key, msg, source, now),
+            TxnEvent::Rejected { msg, source, error } => {
+                let status = if matches!(error, crate::sip::txn::TxnError::Full { .. }) { 503 } else { 400 };
+                if msg.is_request() && msg.method() != Some(Method::Ack) {
+                    let response = ResponseBuilder::new(&msg, status).source(source.addr).header("Retry-After", 5).build();
+                    self.txn.send_stateless(source, response);
+                }
+            }
+            // Nothing in the core sends requests yet; responses and timeouts of client
+            // transactions (keep-alive pings) arrive here when it does.
+            TxnEvent::Ack { .. }
+            | TxnEvent::Response { .. }
+            | TxnEvent::Timeout(_)
+            | TxnEvent::TransportError(_)
+            | TxnEvent::Terminated(_) => {}
+        }
+    }
+
+    fn on_request(&mut self, key: TxnKey, msg: Message, source: Source, now: Instant) {
+        let method = msg.method();
+        if let Some(status) = self.screen(&msg) {
+            let tag = self.tag();
+            let mut response = ResponseBuilder::new(&msg, status).source(source.addr).to_tag(&tag).header("Server", SERVER);
+            let tags: String;
+            if status == 420 {
+                tags = msg.require().filter_map(Result::ok).collect::<Vec<_>>().join(", ");
+                response = response.header("Unsupported", &tags);
+            }
+            let bytes = response.build();
+            let _ = self.txn.send_response(&key, bytes, now);
+            return;
+        }
+        match method {
+            Some(Method::Register) => self.on_register(&key, &msg, source, now),
+            Some(Method::Options) => self.on_options(&key, &msg, source, now),
+            Some(Method::Cancel) => {
+                // No INVITE transactions are served yet, so a CANCEL never matches (§9.2).
+                self.respond(&key, &msg, source, 481, now);
+            }
+            _ => {
+                let tag = self.tag();
+                let bytes = ResponseBuilder::new(&msg, 405)
+                    .source(source.addr)
+                    .to_tag(&tag)
+                    .header("Allow", ALLOW)
+                    .header("Server", SERVER)
+                    .build();
+                let _ = self.txn.send_response(&key, bytes, now);
+            }
+        }
+    }
+
+    /// Checks every request owes before its method is looked at: hops (483), loops (482)
+    /// and extensions it requires (420).
+    fn screen(&self, msg: &Message) -> Option<u16> {
+        let method = msg.method();
+        if msg.max_forwards().ok().flatten() == Some(0) && method != Some(Method::Options) {
+            return Some(483);
+        }
+        if self.is_loop(msg) {
+            return Some(482);
+        }
+        let requires_any = msg.require().any(|tag| tag.is_ok_and(|t| !SUPPORTED.split(", ").any(|s| !s.is_empty() && s == t)));
+        if requires_any && !matches!(method, Some(Method::Cancel) | Some(Method::Ack)) {
+            return Some(420);
+        }
+        None
+    }
+
+    /// A request carrying a Via that pbxd itself wrote (its branch prefix, one of its
+    /// ports) has come back to it: a loop (RFC 3261 §16.3 step 4, for a B2BUA's own legs).
+    fn is_loop(&self, msg: &Message) -> bool {
+        msg.vias().filter_map(Result::ok).any(|via| {
+            via.branch().is_some_and(|b| b.starts_with(BRANCH_PREFIX))
+                && self.local.iter().any(|l| via.port().unwrap_or(5060) == l.addr.port())
+        })
+    }
+
+    /// A response with a fresh To tag and the Server header.
+    fn respond(&mut self, key: &TxnKey, msg: &Message, source: Source, status: u16, now: Instant) {
+        let tag = self.tag();
+        let bytes = ResponseBuilder::new(msg, status).source(source.addr).to_tag(&tag).header("Server", SERVER).build();
+        let _ = self.txn.send_response(key, bytes, now);
+    }
+
+    /// A To tag: unique per response, unpredictable across restarts.
+    fn tag(&mut self) -> String {
+        self.tag_counter += 1;
+        format!("{:x}", self.tag_seed ^ self.tag_counter.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    fn persist_change(&self, change: RegistrationWrite) {
+        // A full queue means storage is far behind; the binding still works in memory and
+        // the next refresh writes it again.
+        if self.persist.try_send(change).is_err() {
+            tracing::warn!("registration store queue is full; a change was not persisted");
+        }
+    }
+}
+
+/// The prefix of branches pbxd generates, to recognise its own requests coming back.
+pub const BRANCH_PREFIX: &str = "z9hG4bKpbx";
+
+/// 64 random bits from the OS, for tags and nonce salts.
+pub fn random_u64() -> u64 {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    u64::from_le_bytes(bytes) ^ unix_now()
+}
+
+/// A reason phrase that says what was wrong, without echoing the peer's bytes.
+fn explained(status: u16, error: ParseError) -> String {
+    format!("{} ({error})", crate::sip::msg::reason_phrase(status))
+}

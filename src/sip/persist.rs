@@ -1,0 +1,61 @@
+//! Writes registrar changes to the store in batches, off the SIP core's task.
+//!
+//! Changes to the same contact within one batch collapse to the latest, so a phone that
+//! refreshes often costs one row write per batch, not one per REGISTER. A crash loses at
+//! most the last batch interval of refreshes; phones register again anyway.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::store::{RegistrationWrite, Store};
+
+/// How often pending changes are written, and how many trigger an early write.
+const INTERVAL: Duration = Duration::from_millis(250);
+const BATCH: usize = 5_000;
+/// Changes queued for the writer; past this the core drops changes (and logs).
+pub const QUEUE: usize = 100_000;
+
+type Key = (String, String, String);
+
+pub fn spawn(store: Store) -> (mpsc::Sender<RegistrationWrite>, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (tx, tokio::spawn(run(store, rx)))
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<RegistrationWrite>) {
+    let mut pending: HashMap<Key, RegistrationWrite> = HashMap::new();
+    let mut tick = tokio::time::interval(INTERVAL);
+    loop {
+        tokio::select! {
+            change = rx.recv() => match change {
+                Some(change) => {
+                    let (t, a, c) = change.key();
+                    pending.insert((t.to_owned(), a.to_owned(), c.to_owned()), change);
+                    if pending.len() >= BATCH {
+                        flush(&store, &mut pending).await;
+                    }
+                }
+                None => {
+                    flush(&store, &mut pending).await;
+                    return;
+                }
+            },
+            _ = tick.tick() => flush(&store, &mut pending).await,
+        }
+    }
+}
+
+async fn flush(store: &Store, pending: &mut HashMap<Key, RegistrationWrite>) {
+    if pending.is_empty() {
+        return;
+    }
+    let batch: Vec<RegistrationWrite> = pending.values().cloned().collect();
+    match store.write_registrations(&batch).await {
+        Ok(()) => pending.clear(),
+        // Kept for the next tick; bounded by the number of distinct contacts.
+        Err(e) => tracing::warn!(error = %e, pending = batch.len(), "cannot persist registrations; will retry"),
+    }
+}
