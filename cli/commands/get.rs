@@ -58,6 +58,9 @@ pub fn status(server: &Server) -> u8 {
             let revision =
                 status.revision.map_or_else(|| "none".to_owned(), |r| format!("{} by {}", r.number, r.author));
             println!("pbxd {}: revision {revision}, {} tenant(s)", status.version, status.tenants);
+            if !status.sip.is_empty() {
+                println!("SIP: {}", status.sip.join(", "));
+            }
             0
         }
         Err(e) => e.report(),

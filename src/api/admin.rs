@@ -25,6 +25,9 @@ pub struct Status {
     pub version: String,
     pub revision: Option<Revision>,
     pub tenants: usize,
+    /// SIP listeners as "udp:127.0.0.1:5060", with ports resolved.
+    #[serde(default)]
+    pub sip: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -97,12 +100,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn status(State(r): State<Arc<Reconciler>>) -> Json<Status> {
-    let snapshot = r.snapshot();
+async fn status(State(state): State<AdminState>) -> Json<Status> {
+    let snapshot = state.reconciler.snapshot();
+    let sip = state.sip.map_or_else(Vec::new, |sip| sip.local.iter().map(ToString::to_string).collect());
     Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         revision: snapshot.revision.clone(),
         tenants: snapshot.tenants.len(),
+        sip,
     })
 }
 

@@ -2,6 +2,8 @@
 //! and generated tenants.
 #![allow(dead_code)]
 
+pub mod torture;
+
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -17,14 +19,21 @@ pub struct Pbxd {
 
 impl Pbxd {
     /// Writes pbxd.toml into `dir` (with `admin_extra` added to its [admin] table) and starts
-    /// pbxd on it.
+    /// pbxd on it, SIP on loopback ports of its own.
     pub fn start(dir: &Path, admin_extra: &str) -> Self {
+        Self::start_with(dir, admin_extra, "")
+    }
+
+    /// Like `start`, with `sip_extra` added after the [sip] table (it may open subtables
+    /// such as [sip.security]).
+    pub fn start_with(dir: &Path, admin_extra: &str, sip_extra: &str) -> Self {
         let socket = dir.join("admin.sock");
         let config = dir.join("pbxd.toml");
         std::fs::write(
             &config,
             format!(
-                "data_dir = \"{}\"\nlog_level = \"warn\"\n\n[admin]\nsocket = \"{}\"\n{admin_extra}\n",
+                "data_dir = \"{}\"\nlog_level = \"warn\"\n\n[admin]\nsocket = \"{}\"\n{admin_extra}\n\n\
+                 [sip]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]\n{sip_extra}\n",
                 dir.join("data").display(),
                 socket.display()
             ),
@@ -67,6 +76,16 @@ impl Pbxd {
 
     pub fn pbxctl(&self, args: &[&str]) -> Output {
         pbxctl(&self.server(), args)
+    }
+
+    /// The address of the SIP listener for "udp" or "tcp", from `pbxctl status`.
+    pub fn sip_addr(&self, transport: &str) -> std::net::SocketAddr {
+        let status = stdout(&self.pbxctl(&["status"]));
+        let line = status.lines().find_map(|l| l.strip_prefix("SIP: ")).expect("pbxd reports its SIP listeners");
+        line.split(", ")
+            .find_map(|l| l.strip_prefix(&format!("{transport}:")))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no {transport} listener in {line}"))
     }
 }
 

@@ -214,8 +214,10 @@ impl SipCore {
         if let Err(reject) = check_request(&msg) {
             if !is_ack {
                 let reason = explained(reject.status, reject.error);
-                let response =
-                    ResponseBuilder::new(&msg, reject.status).source(source.addr).reason(&reason).header("Server", SERVER);
+                let response = ResponseBuilder::new(&msg, reject.status)
+                    .source(source.addr)
+                    .reason(&reason)
+                    .header("Server", SERVER);
                 self.txn.send_stateless(source, response.build());
             }
             return;
@@ -244,7 +246,8 @@ impl SipCore {
             TxnEvent::Rejected { msg, source, error } => {
                 let status = if matches!(error, crate::sip::txn::TxnError::Full { .. }) { 503 } else { 400 };
                 if msg.is_request() && msg.method() != Some(Method::Ack) {
-                    let response = ResponseBuilder::new(&msg, status).source(source.addr).header("Retry-After", 5).build();
+                    let response =
+                        ResponseBuilder::new(&msg, status).source(source.addr).header("Retry-After", 5).build();
                     self.txn.send_stateless(source, response);
                 }
             }
@@ -262,7 +265,8 @@ impl SipCore {
         let method = msg.method();
         if let Some(status) = self.screen(&msg) {
             let tag = self.tag();
-            let mut response = ResponseBuilder::new(&msg, status).source(source.addr).to_tag(&tag).header("Server", SERVER);
+            let mut response =
+                ResponseBuilder::new(&msg, status).source(source.addr).to_tag(&tag).header("Server", SERVER);
             let tags: String;
             if status == 420 {
                 tags = msg.require().filter_map(Result::ok).collect::<Vec<_>>().join(", ");
@@ -302,7 +306,8 @@ impl SipCore {
         if self.is_loop(msg) {
             return Some(482);
         }
-        let requires_any = msg.require().any(|tag| tag.is_ok_and(|t| !SUPPORTED.split(", ").any(|s| !s.is_empty() && s == t)));
+        let requires_any =
+            msg.require().any(|tag| tag.is_ok_and(|t| !SUPPORTED.split(", ").any(|s| !s.is_empty() && s == t)));
         if requires_any && !matches!(method, Some(Method::Cancel) | Some(Method::Ack)) {
             return Some(420);
         }

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{SERVER, SipCore, unix_now};
 use crate::config::daemon::{DigestAlgorithm, SipConfig};
-use crate::sip::auth::{Algorithm, Authenticator, Credential, DigestResponse, NonceCounts, NonceIssuer, Outcome, Policy};
+use crate::sip::auth::{
+    Algorithm, Authenticator, Credential, DigestResponse, NonceCounts, NonceIssuer, Outcome, Policy,
+};
 use crate::sip::guard::{Admission, AuthFailures, FailureConfig, RateConfig, RateLimiter};
 use crate::sip::msg::{Message, ResponseBuilder, Uri};
 use crate::sip::registrar::{Binding, ExpiryPolicy, LocationChange, Transport, contact_header_value};
@@ -147,7 +149,8 @@ impl SipCore {
             Auth::Challenge { stale } => {
                 let challenges = self.auth.challenge(&domain, stale, credential, unix);
                 let tag = self.tag();
-                let mut response = ResponseBuilder::new(msg, 401).source(source.addr).to_tag(&tag).header("Server", SERVER);
+                let mut response =
+                    ResponseBuilder::new(msg, 401).source(source.addr).to_tag(&tag).header("Server", SERVER);
                 for c in &challenges {
                     response = response.header("WWW-Authenticate", c);
                 }
@@ -237,8 +240,12 @@ impl SipCore {
 
     fn respond_reason(&mut self, key: &TxnKey, msg: &Message, source: Source, status: u16, reason: &str, now: Instant) {
         let tag = self.tag();
-        let bytes =
-            ResponseBuilder::new(msg, status).source(source.addr).to_tag(&tag).reason(reason).header("Server", SERVER).build();
+        let bytes = ResponseBuilder::new(msg, status)
+            .source(source.addr)
+            .to_tag(&tag)
+            .reason(reason)
+            .header("Server", SERVER)
+            .build();
         let _ = self.txn.send_response(key, bytes, now);
     }
 
@@ -250,7 +257,8 @@ impl SipCore {
             .iter()
             .filter(|(t, _, _)| tenant.is_none_or(|want| want == *t))
             .map(|(t, user, b)| {
-                let domain = snapshot.tenants.get(t).and_then(|r| r.model.tenant.domains.first().cloned()).unwrap_or_default();
+                let domain =
+                    snapshot.tenants.get(t).and_then(|r| r.model.tenant.domains.first().cloned()).unwrap_or_default();
                 RegistrationView {
                     tenant: t.to_owned(),
                     aor: format!("{user}@{domain}"),
@@ -292,7 +300,9 @@ fn secs(d: std::time::Duration) -> u32 {
 pub fn to_write(change: LocationChange) -> RegistrationWrite {
     match change {
         LocationChange::Upsert { tenant, user, binding } => RegistrationWrite::Upsert(stored(tenant, user, &binding)),
-        LocationChange::Remove { tenant, user, contact, .. } => RegistrationWrite::Remove { tenant, aor: user, contact },
+        LocationChange::Remove { tenant, user, contact, .. } => {
+            RegistrationWrite::Remove { tenant, aor: user, contact }
+        }
     }
 }
 

@@ -71,6 +71,20 @@ impl std::str::FromStr for ListenSpec {
     }
 }
 
+impl std::fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proto = match self.transport {
+            PeerTransport::Udp => "udp",
+            PeerTransport::Tcp => "tcp",
+            PeerTransport::Tls => "tls",
+            PeerTransport::Sctp => "sctp",
+            PeerTransport::Ws => "ws",
+            PeerTransport::Wss => "wss",
+        };
+        write!(f, "{proto}:{}", self.addr)
+    }
+}
+
 /// Sends what the core produces: datagrams on the listener they belong to, stream bytes on
 /// their connection. Owned by the core task, so it needs no locks.
 pub struct Outbox {
