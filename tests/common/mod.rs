@@ -62,6 +62,10 @@ impl Pbxd {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("pbxd runs")
+    }
+
     pub fn server(&self) -> String {
         format!("unix:{}", self.socket.display())
     }

@@ -1,0 +1,300 @@
+//! The SIP core end to end: SIPp registers through digest auth, bans, tenant isolation, the
+//! answers a server owes, RFC 4475 messages over the wire, and a TCP garbage flood.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::torture::{CASES, Verdict, load};
+use common::*;
+
+/// SIPp with MD5 first: SIPp answers only the first challenge and knows only MD5.
+const SIPP_FRIENDLY: &str = "[sip.registration]\ndigest_algorithms = [\"MD5\"]\n";
+
+fn have_sipp() -> bool {
+    let found = Command::new("sipp").arg("-v").output().is_ok();
+    if !found {
+        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "sipp is not installed");
+        eprintln!("skipped: sipp is not installed");
+    }
+    found
+}
+
+/// Runs a SIPp scenario from tests/sipp against `server`, `calls` times, from `local_ip`.
+fn sipp(
+    dir: &Path,
+    scenario: &str,
+    users: &[(&str, &str, &str)],
+    local_ip: &str,
+    server: SocketAddr,
+    calls: usize,
+) -> Output {
+    let csv = dir.join(format!("users-{}.csv", Instant::now().elapsed().as_nanos() ^ rand_port() as u128));
+    let mut text = String::from("SEQUENTIAL\n");
+    for (user, password, domain) in users {
+        text.push_str(&format!("{user};{password};{domain}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    Command::new("sipp")
+        .current_dir(dir)
+        .args(["-sf", &format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"))])
+        .args(["-inf", csv.to_str().unwrap()])
+        .args(["-i", local_ip, "-p", &rand_port().to_string()])
+        .args(["-m", &calls.to_string(), "-r", "50", "-l", "10"])
+        .args(["-timeout", "8s", "-timeout_error", "-recv_timeout", "2s", "-nostdin"])
+        .arg(server.to_string())
+        .output()
+        .unwrap()
+}
+
+fn rand_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn started(dir: &Path, sip_extra: &str) -> Pbxd {
+    let pbxd = Pbxd::start_with(dir, "", sip_extra);
+    let tenants = copy_examples(dir);
+    let apply = pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    pbxd
+}
+
+fn registrations(pbxd: &Pbxd) -> serde_json::Value {
+    serde_json::from_str(&stdout(&pbxd.pbxctl(&["registrations", "-o", "json"]))).unwrap()
+}
+
+const ACME: &str = "acme.pbx.example.net";
+
+#[test]
+fn sipp_registers_through_digest_and_registrations_survive_a_restart() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut pbxd = started(dir.path(), SIPP_FRIENDLY);
+    let udp = pbxd.sip_addr("udp");
+    let users = [("101", "demo-101", ACME), ("102", "demo-102", ACME), ("103", "demo-103", ACME)];
+    let run = sipp(dir.path(), "register.xml", &users, "127.0.0.1", udp, 3);
+    assert!(run.status.success(), "SIPp: {}\n{}", stdout(&run), stderr(&run));
+
+    let regs = registrations(&pbxd);
+    let aors: Vec<&str> = regs.as_array().unwrap().iter().map(|r| r["aor"].as_str().unwrap()).collect();
+    assert_eq!(aors, ["101@acme.pbx.example.net", "102@acme.pbx.example.net", "103@acme.pbx.example.net"]);
+    assert_eq!(regs[0]["transport"], "UDP");
+    assert!(regs[0]["source"].as_str().unwrap().starts_with("127.0.0.1:"));
+    let table = stdout(&pbxd.pbxctl(&["registrations", "--tenant", "acme"]));
+    assert!(table.starts_with("TENANT  AOR") && table.contains("sipp-register"), "{table}");
+
+    // Persisted in batches: after one batch interval, even SIGKILL loses nothing.
+    std::thread::sleep(Duration::from_millis(600));
+    pbxd.kill();
+    pbxd.spawn();
+    assert_eq!(registrations(&pbxd).as_array().unwrap().len(), 3, "registrations come back after a restart");
+}
+
+#[test]
+fn ten_wrong_passwords_ban_the_source_but_the_user_still_registers_elsewhere() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("{SIPP_FRIENDLY}\n[sip.security]\nmax_auth_failures = 10\nban_time = \"4s\"\n");
+    let pbxd = started(dir.path(), &extra);
+    let udp = pbxd.sip_addr("udp");
+    let wrong = sipp(dir.path(), "register_wrong.xml", &[("101", "guess", ACME)], "127.0.0.1", udp, 10);
+    assert!(wrong.status.success(), "ten wrong passwords each get a 401: {}", stdout(&wrong));
+
+    let right = [("101", "demo-101", ACME)];
+    let banned = sipp(dir.path(), "register.xml", &right, "127.0.0.1", udp, 1);
+    assert!(!banned.status.success(), "the banned source gets no answer, even with the right password");
+    assert!(registrations(&pbxd).as_array().unwrap().is_empty());
+
+    let elsewhere = sipp(dir.path(), "register.xml", &right, "127.0.0.2", udp, 1);
+    assert!(elsewhere.status.success(), "the right user from another address registers: {}", stdout(&elsewhere));
+
+    std::thread::sleep(Duration::from_secs(4));
+    let after_ban = sipp(dir.path(), "register.xml", &right, "127.0.0.1", udp, 1);
+    assert!(after_ban.status.success(), "the ban ends after ban_time: {}", stdout(&after_ban));
+}
+
+#[test]
+fn an_extension_cannot_register_in_another_tenants_domain() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = started(dir.path(), SIPP_FRIENDLY);
+    let udp = pbxd.sip_addr("udp");
+    // acme's 101 with its own right password, in globex's domain: globex has no 101.
+    let cross =
+        sipp(dir.path(), "register_wrong.xml", &[("101", "demo-101", "globex.pbx.example.net")], "127.0.0.1", udp, 1);
+    assert!(cross.status.success(), "refused with a 401 like any wrong password: {}", stdout(&cross));
+    // globex's 21 with acme's realm gets the same answer as a wrong password.
+    let cross = sipp(dir.path(), "register_wrong.xml", &[("21", "demo-21", ACME)], "127.0.0.1", udp, 1);
+    assert!(cross.status.success(), "{}", stdout(&cross));
+    assert!(registrations(&pbxd).as_array().unwrap().is_empty());
+}
+
+/// Sends one datagram and returns the status line of the answer, if any came.
+fn exchange(socket: &UdpSocket, server: SocketAddr, message: &[u8]) -> Option<String> {
+    socket.send_to(message, server).unwrap();
+    let mut buf = [0u8; 65_536];
+    let deadline = Instant::now() + Duration::from_millis(400);
+    loop {
+        socket
+            .set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))))
+            .unwrap();
+        match socket.recv_from(&mut buf) {
+            Ok((n, _)) => {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let status = text.lines().next().unwrap_or_default().to_owned();
+                if !status.starts_with("SIP/2.0 100") {
+                    return Some(text);
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+fn status_of(answer: &Option<String>) -> Option<u16> {
+    answer.as_ref().and_then(|a| a.split(' ').nth(1)).and_then(|s| s.parse().ok())
+}
+
+const OPTIONS: &str = "OPTIONS sip:acme.pbx.example.net SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-{b};rport\r\nMax-Forwards: {mf}\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:acme.pbx.example.net>\r\nCall-ID: {b}@probe\r\nCSeq: 1 {m}\r\n{extra}Content-Length: 0\r\n\r\n";
+
+fn request(branch: &str, method: &str, max_forwards: u8, extra: &str) -> Vec<u8> {
+    OPTIONS
+        .replace("{b}", branch)
+        .replace("{m}", method)
+        .replace("{mf}", &max_forwards.to_string())
+        .replace("{extra}", extra)
+        .replacen("OPTIONS", method, 1)
+        .into_bytes()
+}
+
+#[test]
+fn the_answers_a_server_owes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = started(dir.path(), "");
+    let udp = pbxd.sip_addr("udp");
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+
+    let options = exchange(&socket, udp, &request("o1", "OPTIONS", 70, "")).expect("OPTIONS answered");
+    assert!(options.starts_with("SIP/2.0 200 OK\r\n"), "{options}");
+    for header in ["Allow: REGISTER, OPTIONS", "Accept: application/sdp", "Supported:", "Server: pbx/"] {
+        assert!(options.contains(header), "OPTIONS 200 lacks {header}: {options}");
+    }
+    assert!(options.contains(";received=127.0.0.1;rport="), "rport is filled in (RFC 3581): {options}");
+    let publish = exchange(&socket, udp, &request("o2", "PUBLISH", 70, ""));
+    assert_eq!(status_of(&publish), Some(405));
+    assert!(publish.unwrap().contains("Allow: REGISTER, OPTIONS"));
+    assert_eq!(
+        status_of(&exchange(&socket, udp, &request("o3", "FOOBAR", 70, ""))),
+        Some(405),
+        "an unknown method gets 405"
+    );
+    assert_eq!(status_of(&exchange(&socket, udp, &request("o4", "MESSAGE", 0, ""))), Some(483), "Max-Forwards 0");
+    let ext = exchange(&socket, udp, &request("o5", "OPTIONS", 70, "Require: 100rel, foo\r\n"));
+    assert_eq!(status_of(&ext), Some(420));
+    assert!(ext.unwrap().contains("Unsupported: 100rel, foo"));
+    let missing = b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-m\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    assert_eq!(status_of(&exchange(&socket, udp, missing)), Some(400), "missing mandatory headers");
+    let looped = String::from_utf8(request("o6", "MESSAGE", 70, "")).unwrap().replacen(
+        "Via: ",
+        &format!("Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bKpbx-own\r\nVia: ", udp.port()),
+        1,
+    );
+    assert_eq!(status_of(&exchange(&socket, udp, looped.as_bytes())), Some(482), "a request carrying our own Via");
+    let mut huge = request("o7", "OPTIONS", 70, &format!("X-Padding: {}\r\n", "a".repeat(66_000)));
+    huge.truncate(65_000);
+    assert_eq!(status_of(&exchange(&socket, udp, &huge)), Some(400));
+    let keepalive = exchange(&socket, udp, b"\r\n\r\n");
+    assert_eq!(keepalive.as_deref(), Some("\r\n"), "a CRLF keep-alive gets a CRLF");
+}
+
+#[test]
+fn rfc4475_torture_messages_over_udp_and_pbxd_still_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = started(dir.path(), "");
+    let udp = pbxd.sip_addr("udp");
+    let mut branches = std::collections::HashSet::new();
+    for case in &CASES {
+        let text = String::from_utf8_lossy(&load(case.file)).into_owned();
+        let branch =
+            text.split("branch=").nth(1).map(|b| b.split([';', '\r', ' ', ',']).next().unwrap_or_default().to_owned());
+        // Some files reuse another's branch: to the transaction layer they are retransmissions.
+        let retransmission = branch.is_some_and(|b| !branches.insert(b));
+        // A socket per message: INVITE answers are retransmitted until an ACK that never
+        // comes, and must not be mistaken for the next message's answer.
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let answer = exchange(&socket, udp, &load(case.file));
+        let status = status_of(&answer);
+        match case.verdict {
+            Verdict::Reject(expected) => {
+                assert_eq!(status, Some(expected), "{} ({}): {}", case.file, case.section, case.why)
+            }
+            Verdict::Drop => assert_eq!(status, None, "{}: a response to nothing is dropped", case.file),
+            Verdict::Accept => {
+                // Processed: a request gets a real answer (never 400), a stray response none.
+                let is_request = !load(case.file).starts_with(b"SIP/");
+                if is_request && !retransmission {
+                    let status = status.unwrap_or_else(|| panic!("{}: no answer", case.file));
+                    assert!(status != 400 && status != 500, "{} ({}) got {status}", case.file, case.section);
+                    if case.file == "bext01" {
+                        assert_eq!(status, 420);
+                    }
+                }
+            }
+        }
+    }
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let alive = exchange(&socket, udp, &request("alive", "OPTIONS", 70, ""));
+    assert_eq!(status_of(&alive), Some(200), "pbxd still serves after the torture messages");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_thousand_tcp_connections_of_garbage_cost_bounded_memory() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = started(dir.path(), "[sip.tcp]\nmax_connections_per_source = 16\nidle_timeout = \"2s\"\n");
+    let tcp = pbxd.sip_addr("tcp");
+    let udp = pbxd.sip_addr("udp");
+    let pid = pbxd.pid();
+    let before = rss_kib(pid);
+    let garbage: Vec<u8> = (0..16_384u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut connections = Vec::new();
+    for i in 0..1000u32 {
+        // Spread over 63 loopback addresses, so the per-source limit is not all that helps.
+        let local = std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 63) as u8], 0));
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&local.into()).unwrap();
+        if socket.connect_timeout(&tcp.into(), Duration::from_secs(1)).is_err() {
+            continue;
+        }
+        let mut stream: std::net::TcpStream = socket.into();
+        let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+        let _ = stream.write_all(&garbage);
+        let _ = stream.write_all(b"INVITE sip:x SIP/2.0\r\nContent-Length: 99999999\r\n\r\n");
+        connections.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let during = rss_kib(pid);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert_eq!(status_of(&exchange(&socket, udp, &request("flood", "OPTIONS", 70, ""))), Some(200), "still serving");
+    drop(connections);
+    eprintln!("RSS before {before} KiB, during 1000 garbage connections {during} KiB");
+    assert!(during < before + 64 * 1024, "memory grew from {before} to {during} KiB");
+}
