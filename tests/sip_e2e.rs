@@ -298,3 +298,63 @@ fn a_thousand_tcp_connections_of_garbage_cost_bounded_memory() {
     eprintln!("RSS before {before} KiB, during 1000 garbage connections {during} KiB");
     assert!(during < before + 64 * 1024, "memory grew from {before} to {during} KiB");
 }
+
+fn md5_hex(text: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A phone behind NAT: registers with a private Contact, answers the first keep-alive
+/// OPTIONS, then goes silent and is dropped after unanswered pings.
+#[test]
+fn phones_behind_nat_get_keepalive_pings_and_silent_ones_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "t1 = \"50ms\"\n[sip.registration]\ndigest_algorithms = [\"MD5\"]\nkeepalive_interval = \"1s\"\n";
+    let pbxd = started(dir.path(), extra);
+    let udp = pbxd.sip_addr("udp");
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:{ACME} SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK-nat{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:101@{ACME}>;tag=nat\r\nTo: <sip:101@{ACME}>\r\nCall-ID: nat-phone\r\n\
+             CSeq: {cseq} REGISTER\r\nContact: <sip:101@192.168.1.20:5060>\r\nExpires: 600\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let challenge = exchange(&phone, udp, register(1, "").as_bytes()).expect("401");
+    let nonce = challenge.split("nonce=\"").nth(1).and_then(|n| n.split('"').next()).expect("a nonce");
+    let ha1 = md5_hex(&format!("101:{ACME}:demo-101"));
+    let ha2 = md5_hex(&format!("REGISTER:sip:{ACME}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    let auth = format!(
+        "Authorization: Digest username=\"101\", realm=\"{ACME}\", nonce=\"{nonce}\", uri=\"sip:{ACME}\", \
+         response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+    );
+    let ok = exchange(&phone, udp, register(2, &auth).as_bytes()).expect("200");
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    assert_eq!(registrations(&pbxd)[0]["behind_nat"], true);
+
+    // The first ping arrives within the interval (plus its spread) at the NAT's public side.
+    phone.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, from) = phone.recv_from(&mut buf).expect("a keep-alive OPTIONS");
+    let ping = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ping.starts_with("OPTIONS sip:101@192.168.1.20:5060 SIP/2.0\r\n"), "{ping}");
+    assert_eq!(from, udp);
+    let copy = |name: &str| ping.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_owned();
+    let answer = format!(
+        "SIP/2.0 200 OK\r\n{}\r\n{}\r\n{};tag=phone\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+        copy("Via:"),
+        copy("From:"),
+        copy("To:"),
+        copy("Call-ID:"),
+        copy("CSeq:")
+    );
+    phone.send_to(answer.as_bytes(), udp).unwrap();
+
+    // Silence from now on: after three unanswered pings the binding goes.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while !registrations(&pbxd).as_array().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "a silent phone behind NAT is never dropped");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

@@ -6,6 +6,7 @@
 //! authenticated, bound and answered without leaving it. Slow work (storage) goes to other
 //! tasks through bounded queues. It must never block and never panic on what a peer sent.
 
+mod keepalive;
 mod options;
 pub mod register;
 
@@ -23,7 +24,7 @@ use crate::sip::msg::{
     Limits, Message, Method, ParseError, ResponseBuilder, check_request, parse_datagram, parse_head,
     parse_stream_message,
 };
-use crate::sip::registrar::Location;
+use crate::sip::registrar::{KeepAlive, KeepAliveConfig, Location, Ping};
 use crate::sip::transport::{Inbound, ListenSpec, Outbox, Source};
 use crate::sip::txn::{TimerConfig, TxnConfig, TxnEvent, TxnKey, TxnLayer};
 use crate::store::RegistrationWrite;
@@ -63,8 +64,11 @@ pub struct SipCore {
     config: SipConfig,
     tag_counter: u64,
     tag_seed: u64,
-    /// The listeners, for loop detection.
+    /// The listeners, for loop detection and the Via of pings.
     local: Vec<ListenSpec>,
+    keepalive: KeepAlive,
+    /// Keep-alive pings in flight, by their client transaction.
+    pings: std::collections::HashMap<TxnKey, Ping>,
 }
 
 /// Seconds since the Unix epoch: registrations are stored with wall-clock expiry so they
@@ -88,6 +92,7 @@ impl SipCore {
         let auth = register::authenticator(&config, seed);
         let (failures, rate) = register::guards(&config)?;
         let limits = Limits { max_message_size: config.max_message_size, ..Limits::default() };
+        let config_interval = config.registration.keepalive_interval.as_std().as_secs().max(1);
         Ok(Self {
             txn,
             location,
@@ -102,6 +107,8 @@ impl SipCore {
             tag_counter: 0,
             tag_seed: seed,
             local,
+            keepalive: KeepAlive::new(KeepAliveConfig { interval: config_interval, ..KeepAliveConfig::default() }),
+            pings: std::collections::HashMap::new(),
         })
     }
 
@@ -144,8 +151,9 @@ impl SipCore {
 
     fn housekeeping(&mut self, now: Instant) {
         for change in self.location.expire(unix_now()) {
-            self.persist_change(register::to_write(change));
+            self.location_changed(change);
         }
+        self.send_due_pings(now);
         self.failures.purge(now);
         self.rate.purge(now);
     }
@@ -175,7 +183,7 @@ impl SipCore {
             Inbound::FlowClosed { flow } => {
                 self.outbox.flow_closed(flow);
                 for change in self.location.remove_flow(flow) {
-                    self.persist_change(register::to_write(change));
+                    self.location_changed(change);
                 }
             }
         }
@@ -251,13 +259,13 @@ impl SipCore {
                     self.txn.send_stateless(source, response);
                 }
             }
-            // Nothing in the core sends requests yet; responses and timeouts of client
-            // transactions (keep-alive pings) arrive here when it does.
-            TxnEvent::Ack { .. }
-            | TxnEvent::Response { .. }
-            | TxnEvent::Timeout(_)
-            | TxnEvent::TransportError(_)
-            | TxnEvent::Terminated(_) => {}
+            // Client transactions are keep-alive pings so far.
+            TxnEvent::Response { key, msg } => self.ping_answered(&key, msg.status()),
+            TxnEvent::Timeout(key) | TxnEvent::TransportError(key) => self.ping_failed(&key),
+            TxnEvent::Terminated(key) => {
+                self.pings.remove(&key);
+            }
+            TxnEvent::Ack { .. } => {}
         }
     }
 

@@ -170,7 +170,7 @@ impl SipCore {
         match self.location.register(&tenant.id, &user, msg, source.addr, transport, flow, unix, &policy) {
             Ok(outcome) => {
                 for change in outcome.changes {
-                    self.persist_change(to_write(change));
+                    self.location_changed(change);
                 }
                 let contacts = contact_header_value(&outcome.bindings, unix);
                 let tag = self.tag();
