@@ -358,3 +358,79 @@ fn phones_behind_nat_get_keepalive_pings_and_silent_ones_are_dropped() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// OPTIONS and a first REGISTER over TLS, with openssl s_client as the peer.
+#[test]
+fn sip_over_tls_with_openssl_as_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    if !made.is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "openssl is not installed");
+        return;
+    }
+    let extra = format!("[sip.tls]\ncertificate = \"{}\"\nkey = \"{}\"\n", cert.display(), key.display());
+    let mut pbxd = Pbxd::configure(dir.path(), "", &extra);
+    let config = std::fs::read_to_string(&pbxd.config).unwrap().replace(
+        "listen = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]",
+        "listen = [\"udp:127.0.0.1:0\", \"tls:127.0.0.1:0\"]",
+    );
+    std::fs::write(&pbxd.config, config).unwrap();
+    pbxd.spawn();
+    let tenants = copy_examples(dir.path());
+    assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
+    let tls = pbxd.sip_addr("tls");
+
+    let exchange_tls = |message: String| -> String {
+        use std::io::{Read, Write};
+        let mut client = Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect", &tls.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        client.stdin.as_mut().unwrap().write_all(message.as_bytes()).unwrap();
+        let mut stdout = client.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            String::from_utf8_lossy(&got).into_owned()
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !reader.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = client.kill();
+        let _ = client.wait();
+        reader.join().unwrap()
+    };
+    let options = String::from_utf8(request("tls1", "OPTIONS", 70, "")).unwrap().replace("SIP/2.0/UDP", "SIP/2.0/TLS");
+    let answer = exchange_tls(options);
+    assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "OPTIONS over TLS: {answer:?}");
+    let register = format!(
+        "REGISTER sip:{ACME} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-tls2\r\nMax-Forwards: 70\r\n\
+         From: <sip:101@{ACME}>;tag=t\r\nTo: <sip:101@{ACME}>\r\nCall-ID: tls2\r\nCSeq: 1 REGISTER\r\n\
+         Contact: <sip:101@127.0.0.1:5061;transport=tls>\r\nContent-Length: 0\r\n\r\n"
+    );
+    let answer = exchange_tls(register);
+    assert!(
+        answer.starts_with("SIP/2.0 401 Unauthorized\r\n") && answer.contains("WWW-Authenticate: Digest"),
+        "{answer:?}"
+    );
+}

@@ -99,6 +99,19 @@ pub struct SipConfig {
     /// Largest SIP message accepted, in bytes; larger ones get 513 or are dropped.
     #[serde(default = "default_max_message_size")]
     pub max_message_size: usize,
+    /// Certificate and key for "tls:" listeners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+}
+
+/// A TLS server certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain, leaf first. Example: "/etc/pbx/tls/fullchain.pem".
+    pub certificate: PathBuf,
+    /// PEM file with the private key. Example: "/etc/pbx/tls/privkey.pem".
+    pub key: PathBuf,
 }
 
 fn default_sip_listen() -> Vec<String> {
@@ -128,6 +141,7 @@ impl Default for SipConfig {
             security: SecurityConfig::default(),
             tcp: TcpConfig::default(),
             max_message_size: default_max_message_size(),
+            tls: None,
         }
     }
 }
@@ -324,6 +338,10 @@ impl DaemonConfig {
         if let Some(dir) = &mut self.bootstrap_tenants {
             resolve(dir);
         }
+        if let Some(tls) = &mut self.sip.tls {
+            resolve(&mut tls.certificate);
+            resolve(&mut tls.key);
+        }
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Self, Vec<Diagnostic>> {
@@ -373,6 +391,13 @@ impl DaemonConfig {
                     Some("write \"udp:0.0.0.0:5060\"".to_owned()),
                 ));
             }
+        }
+        if config.sip.listen.iter().any(|l| l.starts_with("tls:")) && config.sip.tls.is_none() {
+            problems.push(locator.at_path(
+                &[Key("sip"), Key("listen")],
+                "a tls: listener needs a certificate".to_owned(),
+                Some("add [sip.tls] with certificate and key PEM files".to_owned()),
+            ));
         }
         if config.sip.registration.digest_algorithms.is_empty() {
             problems.push(locator.at_path(

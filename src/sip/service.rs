@@ -36,7 +36,11 @@ impl SipService {
             total: config.tcp.max_connections,
             message: Limits { max_message_size: config.max_message_size, ..Limits::default() },
         };
-        let listeners = transport::start(&specs, limits, inbound_tx).await?;
+        let tls = match &config.tls {
+            Some(tls) => Some(transport::tls_acceptor(&tls.certificate, &tls.key).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let listeners = transport::start(&specs, tls, limits, inbound_tx).await?;
         for l in &listeners.local {
             tracing::info!(transport = ?l.transport, addr = %l.addr, "SIP listening");
         }

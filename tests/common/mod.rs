@@ -27,21 +27,30 @@ impl Pbxd {
     /// Like `start`, with `sip_extra` added after the [sip] table (it may open subtables
     /// such as [sip.security]).
     pub fn start_with(dir: &Path, admin_extra: &str, sip_extra: &str) -> Self {
-        let socket = dir.join("admin.sock");
-        let config = dir.join("pbxd.toml");
+        let mut pbxd = Self::configure(dir, admin_extra, sip_extra);
+        pbxd.spawn();
+        pbxd
+    }
+
+    /// Writes pbxd.toml without starting pbxd, for tests that edit it first.
+    pub fn configure(dir: &Path, admin_extra: &str, sip_extra: &str) -> Self {
+        let pbxd = Self::attach(dir);
         std::fs::write(
-            &config,
+            &pbxd.config,
             format!(
                 "data_dir = \"{}\"\nlog_level = \"warn\"\n\n[admin]\nsocket = \"{}\"\n{admin_extra}\n\n\
                  [sip]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]\n{sip_extra}\n",
                 dir.join("data").display(),
-                socket.display()
+                pbxd.socket.display()
             ),
         )
         .unwrap();
-        let mut pbxd = Self { child: None, dir: dir.to_owned(), config, socket };
-        pbxd.spawn();
         pbxd
+    }
+
+    /// A handle for a pbxd whose pbxd.toml already is in `dir`; call `spawn` to start it.
+    pub fn attach(dir: &Path) -> Self {
+        Self { child: None, dir: dir.to_owned(), config: dir.join("pbxd.toml"), socket: dir.join("admin.sock") }
     }
 
     pub fn spawn(&mut self) {

@@ -6,6 +6,7 @@
 //! go back over the flow a request came in on, so phones behind NAT are reachable.
 
 mod tcp;
+mod tls;
 mod udp;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::sip::txn::{PeerTransport, TxnPeer};
 
 pub use tcp::ConnectionLimits;
+pub use tls::acceptor as tls_acceptor;
 
 /// Where a message came from (or goes to): transport, remote address, the local listener,
 /// and for stream transports the connection ("flow") it belongs to.
@@ -129,6 +131,7 @@ pub struct Listeners {
 /// Binds every listener and starts its receive tasks, feeding `inbound`.
 pub async fn start(
     specs: &[ListenSpec],
+    tls: Option<tokio_rustls::TlsAcceptor>,
     limits: ConnectionLimits,
     inbound: mpsc::Sender<Inbound>,
 ) -> std::io::Result<Listeners> {
@@ -143,8 +146,14 @@ pub async fn start(
                 udp::spawn_receiver(socket.clone(), listener, inbound.clone());
                 udp_sockets.push(Some(socket));
             }
-            PeerTransport::Tcp => {
-                let addr = tcp::spawn_listener(spec.addr, listener, limits.clone(), inbound.clone()).await?;
+            PeerTransport::Tcp | PeerTransport::Tls => {
+                let acceptor = match spec.transport {
+                    PeerTransport::Tls => Some(tls.clone().ok_or_else(|| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidInput, "a tls: listener needs [sip.tls]")
+                    })?),
+                    _ => None,
+                };
+                let addr = tcp::spawn_listener(spec.addr, listener, acceptor, limits.clone(), inbound.clone()).await?;
                 local.push(ListenSpec { transport: spec.transport, addr });
                 udp_sockets.push(None);
             }

@@ -1,6 +1,7 @@
-//! TCP: framing by Content-Length under limits, idle timeouts, and caps on connections per
-//! source address and in all, so a client opening many connections and sending garbage
-//! costs pbxd bounded memory.
+//! TCP and TLS: framing by Content-Length under limits, idle timeouts, and caps on
+//! connections per source address and in all, so a client opening many connections and
+//! sending garbage costs pbxd bounded memory. TLS is the same stream after a rustls
+//! handshake, which must finish within the handshake timeout.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -9,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 
 use super::{Inbound, Source};
 use crate::sip::msg::{Frame, Limits, frame_stream};
@@ -66,9 +68,14 @@ fn admit(census: &Arc<Mutex<Census>>, ip: IpAddr, limits: &ConnectionLimits) -> 
     Some(Admitted { census: census.clone(), ip })
 }
 
+/// A TLS handshake that takes longer is abandoned.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts TCP connections (TLS ones when `tls` is set) and serves each on its own task.
 pub async fn spawn_listener(
     addr: SocketAddr,
     listener_index: u16,
+    tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     inbound: mpsc::Sender<Inbound>,
 ) -> std::io::Result<SocketAddr> {
@@ -84,22 +91,38 @@ pub async fn spawn_listener(
             };
             let _ = stream.set_nodelay(true);
             let flow = NEXT_FLOW.fetch_add(1, Ordering::Relaxed);
-            let source = Source { transport: PeerTransport::Tcp, addr: peer, listener: listener_index, flow };
-            tokio::spawn(serve(stream, source, limits.clone(), inbound.clone(), admitted));
+            let (limits, inbound) = (limits.clone(), inbound.clone());
+            match &tls {
+                None => {
+                    let source = Source { transport: PeerTransport::Tcp, addr: peer, listener: listener_index, flow };
+                    tokio::spawn(serve(stream, source, limits, inbound, admitted));
+                }
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    let source = Source { transport: PeerTransport::Tls, addr: peer, listener: listener_index, flow };
+                    tokio::spawn(async move {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => serve(stream, source, limits, inbound, admitted).await,
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    });
+                }
+            }
         }
     });
     Ok(local)
 }
 
 /// Reads framed messages until the peer closes, idles out, or breaks the framing rules.
-async fn serve(
-    stream: TcpStream,
+async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
     source: Source,
     limits: ConnectionLimits,
     inbound: mpsc::Sender<Inbound>,
     _admitted: Admitted,
 ) {
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(128);
     if inbound.send(Inbound::FlowOpened { flow: source.flow, sender: out_tx.clone() }).await.is_err() {
         return;
