@@ -11,9 +11,6 @@ use std::time::{Duration, Instant};
 use common::torture::{CASES, Verdict, load};
 use common::*;
 
-/// SIPp with MD5 first: SIPp answers only the first challenge and knows only MD5.
-const SIPP_FRIENDLY: &str = "[sip.registration]\ndigest_algorithms = [\"MD5\"]\n";
-
 fn have_sipp() -> bool {
     let found = Command::new("sipp").arg("-v").output().is_ok();
     if !found {
@@ -74,7 +71,7 @@ fn sipp_registers_through_digest_and_registrations_survive_a_restart() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut pbxd = started(dir.path(), SIPP_FRIENDLY);
+    let mut pbxd = started(dir.path(), "");
     let udp = pbxd.sip_addr("udp");
     let users = [("101", "demo-101", ACME), ("102", "demo-102", ACME), ("103", "demo-103", ACME)];
     let run = sipp(dir.path(), "register.xml", &users, "127.0.0.1", udp, 3);
@@ -101,8 +98,7 @@ fn ten_wrong_passwords_ban_the_source_but_the_user_still_registers_elsewhere() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let extra = format!("{SIPP_FRIENDLY}\n[sip.security]\nmax_auth_failures = 10\nban_time = \"4s\"\n");
-    let pbxd = started(dir.path(), &extra);
+    let pbxd = started(dir.path(), "[sip.security]\nmax_auth_failures = 10\nban_time = \"4s\"\n");
     let udp = pbxd.sip_addr("udp");
     let wrong = sipp(dir.path(), "register_wrong.xml", &[("101", "guess", ACME)], "127.0.0.1", udp, 10);
     assert!(wrong.status.success(), "ten wrong passwords each get a 401: {}", stdout(&wrong));
@@ -126,7 +122,7 @@ fn an_extension_cannot_register_in_another_tenants_domain() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let pbxd = started(dir.path(), SIPP_FRIENDLY);
+    let pbxd = started(dir.path(), "");
     let udp = pbxd.sip_addr("udp");
     // acme's 101 with its own right password, in globex's domain: globex has no 101.
     let cross =
@@ -309,7 +305,7 @@ fn md5_hex(text: &str) -> String {
 #[test]
 fn phones_behind_nat_get_keepalive_pings_and_silent_ones_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = "t1 = \"50ms\"\n[sip.registration]\ndigest_algorithms = [\"MD5\"]\nkeepalive_interval = \"1s\"\n";
+    let extra = "t1 = \"50ms\"\n[sip.registration]\nkeepalive_interval = \"1s\"\n";
     let pbxd = started(dir.path(), extra);
     let udp = pbxd.sip_addr("udp");
     let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -433,4 +429,93 @@ fn sip_over_tls_with_openssl_as_the_client() {
         answer.starts_with("SIP/2.0 401 Unauthorized\r\n") && answer.contains("WWW-Authenticate: Digest"),
         "{answer:?}"
     );
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// RFC 8760: with SHA-256 offered first, a client that speaks it registers with it.
+#[test]
+fn sha256_digest_registers_when_offered() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = started(dir.path(), "[sip.registration]\ndigest_algorithms = [\"SHA-256\", \"MD5\"]\n");
+    let udp = pbxd.sip_addr("udp");
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = phone.local_addr().unwrap().port();
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:{ACME} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-sha{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:103@{ACME}>;tag=s\r\nTo: <sip:103@{ACME}>\r\nCall-ID: sha-phone\r\n\
+             CSeq: {cseq} REGISTER\r\nContact: <sip:103@127.0.0.1:{port}>\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let challenge = exchange(&phone, udp, register(1, "").as_bytes()).expect("401");
+    let first = challenge.lines().find(|l| l.starts_with("WWW-Authenticate:")).unwrap();
+    assert!(first.contains("algorithm=SHA-256"), "SHA-256 offered first: {challenge}");
+    let nonce = first.split("nonce=\"").nth(1).and_then(|n| n.split('"').next()).unwrap();
+    let ha1 = sha256_hex(&format!("103:{ACME}:demo-103"));
+    let ha2 = sha256_hex(&format!("REGISTER:sip:{ACME}"));
+    let response = sha256_hex(&format!("{ha1}:{nonce}:00000001:5eed:auth:{ha2}"));
+    let auth = format!(
+        "Authorization: Digest username=\"103\", realm=\"{ACME}\", nonce=\"{nonce}\", uri=\"sip:{ACME}\", \
+         response=\"{response}\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"5eed\"\r\n"
+    );
+    let ok = exchange(&phone, udp, register(2, &auth).as_bytes()).expect("200");
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    // The same response again is a replay (nonce count not above the last).
+    let replay = exchange(&phone, udp, register(3, &auth).as_bytes()).expect("401");
+    assert!(replay.starts_with("SIP/2.0 401"), "a replayed nonce count is refused: {replay}");
+}
+
+/// baresip, a real softphone, registers to an example tenant and shows in `pbxctl registrations`.
+#[test]
+fn baresip_registers() {
+    if Command::new("baresip").arg("-h").output().is_err() {
+        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "baresip is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = started(dir.path(), "");
+    let udp = pbxd.sip_addr("udp");
+    let phone = dir.path().join("baresip");
+    std::fs::create_dir_all(&phone).unwrap();
+    std::fs::write(
+        phone.join("config"),
+        format!(
+            "sip_listen 127.0.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule_app account.so\n",
+            rand_port()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        phone.join("accounts"),
+        format!("<sip:104@{ACME}>;auth_pass=demo-104;outbound=\"sip:{udp};transport=udp\";regint=600\n"),
+    )
+    .unwrap();
+    let mut baresip = Command::new("baresip")
+        .args(["-4", "-t", "20", "-f"])
+        .arg(&phone)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let registered = loop {
+        let regs = registrations(&pbxd);
+        if let Some(r) = regs.as_array().unwrap().iter().find(|r| r["aor"] == format!("104@{ACME}")) {
+            break r.clone();
+        }
+        if Instant::now() > deadline {
+            let _ = baresip.kill();
+            panic!("baresip did not register");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = baresip.kill();
+    let _ = baresip.wait();
+    assert!(registered["user_agent"].as_str().unwrap().starts_with("baresip"), "{registered}");
+    assert_eq!(registered["transport"], "UDP");
 }

@@ -165,8 +165,11 @@ pub struct RegistrationConfig {
     /// Lifetime of a digest nonce; older ones get a new challenge with stale=true.
     #[serde(default = "default_nonce_lifetime")]
     pub nonce_lifetime: Duration,
-    /// Digest algorithms offered, in order: RFC 8760 puts SHA-256 first. Phones that only
-    /// read the first challenge and know only MD5 (SIPp, old phones) need ["MD5"] first.
+    /// Digest algorithms offered, one challenge each, in this order. The default is MD5 only,
+    /// because common clients fail outright on a SHA-256 challenge instead of skipping it
+    /// (baresip 1.0 even when MD5 is offered too; SIPp when SHA-256 comes first).
+    /// ["SHA-256", "MD5"] is the RFC 8760 offer for fleets that cope with it; ["SHA-256"]
+    /// refuses MD5 altogether.
     #[serde(default = "default_digest_algorithms")]
     pub digest_algorithms: Vec<DigestAlgorithm>,
     /// Interval of OPTIONS pings to phones behind NAT over UDP, which keep their NAT
@@ -188,7 +191,7 @@ fn default_max_contacts() -> usize {
     10
 }
 fn default_digest_algorithms() -> Vec<DigestAlgorithm> {
-    vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+    vec![DigestAlgorithm::Md5]
 }
 
 /// A digest algorithm for SIP authentication.

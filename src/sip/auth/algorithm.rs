@@ -62,16 +62,6 @@ impl Algorithm {
     pub fn hash_hex(self, parts: &[&str]) -> String {
         if self.is_sha256() { hash_joined::<Sha256>(parts) } else { hash_joined::<Md5>(parts) }
     }
-
-    /// Preference rank used when ordering challenges: SHA-256 before MD5 (RFC 8760 §2.4).
-    pub(crate) fn preference(self) -> u8 {
-        match self {
-            Algorithm::Sha256 => 0,
-            Algorithm::Sha256Sess => 1,
-            Algorithm::Md5 => 2,
-            Algorithm::Md5Sess => 3,
-        }
-    }
 }
 
 impl fmt::Display for Algorithm {

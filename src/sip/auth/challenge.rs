@@ -1,14 +1,15 @@
 //! `WWW-Authenticate` / `Proxy-Authenticate` header values.
 //!
-//! Exists to put the challenge parameters in the order and form phones expect: one header
-//! value per algorithm, SHA-256 first, MD5 last (RFC 8760 §2.4: a client uses the first it
-//! supports, and old phones skip `SHA-256` ones), always `qop="auth"`. This module must never
-//! emit an unescaped quoted-string.
+//! Exists to put the challenge parameters in the form phones expect: one header value per
+//! algorithm, in the order the operator configured, always `qop="auth"`. RFC 8760 §2.4 puts
+//! SHA-256 first and expects clients to use the first one they support, but some (baresip
+//! 1.0, SIPp) take the first and fail on SHA-256, so the order is a deployment choice, not
+//! ours. This module must never emit an unescaped quoted-string.
 
 use super::algorithm::Algorithm;
 
-/// Challenge values (without the header name) for `algorithms`, strongest first, duplicates
-/// removed. Empty `algorithms` gives an empty list; the caller should offer at least MD5.
+/// Challenge values (without the header name) for `algorithms`, in the given order,
+/// duplicates removed. Empty `algorithms` gives an empty list; the caller should offer at least MD5.
 pub fn challenge(realm: &str, nonce: &str, stale: bool, algorithms: &[Algorithm]) -> Vec<String> {
     challenge_with_opaque(realm, nonce, None, stale, algorithms)
 }
@@ -21,9 +22,12 @@ pub fn challenge_with_opaque(
     stale: bool,
     algorithms: &[Algorithm],
 ) -> Vec<String> {
-    let mut ordered = algorithms.to_vec();
-    ordered.sort_by_key(|a| a.preference());
-    ordered.dedup();
+    let mut ordered: Vec<Algorithm> = Vec::with_capacity(algorithms.len());
+    for a in algorithms {
+        if !ordered.contains(a) {
+            ordered.push(*a);
+        }
+    }
     ordered
         .into_iter()
         .map(|algorithm| {
@@ -62,15 +66,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sha256_first_then_md5() {
+    fn configured_order_is_kept_for_clients_that_read_only_the_first_challenge() {
         let values = challenge("acme.pbx", "abc", false, &[Algorithm::Md5, Algorithm::Sha256, Algorithm::Md5]);
         assert_eq!(
             values,
             vec![
-                r#"Digest realm="acme.pbx", nonce="abc", algorithm=SHA-256, qop="auth""#,
                 r#"Digest realm="acme.pbx", nonce="abc", algorithm=MD5, qop="auth""#,
+                r#"Digest realm="acme.pbx", nonce="abc", algorithm=SHA-256, qop="auth""#,
             ]
         );
+        let rfc8760 = challenge("acme.pbx", "abc", false, &[Algorithm::Sha256, Algorithm::Md5]);
+        assert!(rfc8760[0].contains("SHA-256"));
     }
 
     #[test]
