@@ -81,7 +81,35 @@ pub struct Binding {
     pub registered_at: u64,
 }
 
+/// Where requests to a binding go: the hook the B2BUA uses to reach a phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Over the connection the phone registered on (TCP, TLS, WebSocket).
+    Flow { flow: u64, addr: SocketAddr },
+    /// To this address over UDP: the NAT's public side when the phone is behind NAT.
+    Udp(SocketAddr),
+    /// To the Contact URI, resolved by RFC 3263 (its host is a name).
+    Contact,
+}
+
 impl Binding {
+    /// Where to send requests for this binding. Behind NAT, or on a stream transport, the
+    /// Contact's own address is useless: the request goes where the REGISTER came from.
+    /// The B2BUA also rewrites the Contact and the SDP of the phone's messages with this
+    /// source address (the same test, `behind_nat`).
+    pub fn reach(&self) -> Reach {
+        if let Some(flow) = self.flow {
+            return Reach::Flow { flow, addr: self.source };
+        }
+        if self.behind_nat {
+            return Reach::Udp(self.source);
+        }
+        match contact_addr(&self.contact) {
+            Some(addr) => Reach::Udp(addr),
+            None => Reach::Contact,
+        }
+    }
+
     /// Seconds left before expiry (0 once expired).
     pub fn remaining(&self, now: u64) -> u64 {
         self.expires_at.saturating_sub(now)
@@ -129,6 +157,19 @@ pub enum LocationChange {
     },
 }
 
+/// The IP address and port of a `sip:` Contact whose host is an address literal.
+fn contact_addr(contact: &str) -> Option<SocketAddr> {
+    match crate::sip::msg::Uri::parse(contact).ok()? {
+        crate::sip::msg::Uri::Sip(sip) => {
+            let port = sip.port().unwrap_or(5060);
+            let host = sip.host().to_string();
+            let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
+            Some(SocketAddr::new(ip, port))
+        }
+        _ => None,
+    }
+}
+
 /// Formats `q` thousandths as a qvalue: 1000 -> `1`, 500 -> `0.5`, 5 -> `0.005`.
 pub fn format_q(millis: u16) -> String {
     if millis >= 1000 {
@@ -158,6 +199,38 @@ pub fn contact_header_value<B: Borrow<Binding>>(bindings: impl IntoIterator<Item
         }
     }
     out
+}
+
+#[cfg(test)]
+mod reach_tests {
+    use super::*;
+
+    fn binding(contact: &str, behind_nat: bool, flow: Option<u64>) -> Binding {
+        Binding {
+            contact: contact.to_owned(),
+            q_millis: 1000,
+            expires_at: 100,
+            call_id: "c".to_owned(),
+            cseq: 1,
+            source: "203.0.113.9:40000".parse().unwrap(),
+            transport: if flow.is_some() { Transport::Tcp } else { Transport::Udp },
+            flow,
+            behind_nat,
+            user_agent: None,
+            registered_at: 0,
+        }
+    }
+
+    #[test]
+    fn reach_follows_nat_and_flows() {
+        let public = binding("sip:101@198.51.100.7:5062", false, None);
+        assert_eq!(public.reach(), Reach::Udp("198.51.100.7:5062".parse().unwrap()));
+        let natted = binding("sip:101@192.168.1.20:5060", true, None);
+        assert_eq!(natted.reach(), Reach::Udp("203.0.113.9:40000".parse().unwrap()));
+        let tcp = binding("sip:101@192.168.1.20:5060;transport=tcp", true, Some(7));
+        assert_eq!(tcp.reach(), Reach::Flow { flow: 7, addr: "203.0.113.9:40000".parse().unwrap() });
+        assert_eq!(binding("sip:101@phone.example.net", false, None).reach(), Reach::Contact);
+    }
 }
 
 #[cfg(test)]

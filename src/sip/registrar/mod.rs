@@ -27,8 +27,8 @@ mod register;
 #[cfg(test)]
 mod testutil;
 
-pub use binding::{Binding, LocationChange, RemoveReason, Transport, contact_header_value, format_q};
+pub use binding::{Binding, LocationChange, Reach, RemoveReason, Transport, contact_header_value, format_q};
 pub use keepalive::{KeepAlive, KeepAliveConfig, Ping};
 pub use location::{Location, LocationLimits, RestoreOutcome};
-pub use nat::{NatAssessment, assess, is_private, response_addr};
+pub use nat::{NatAssessment, assess, is_private};
 pub use register::{ExpiryPolicy, RegisterError, RegisterOutcome};

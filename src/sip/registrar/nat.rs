@@ -51,17 +51,6 @@ pub fn assess(via: Option<&Via<'_>>, contact: &Uri<'_>, source: SocketAddr, tran
     NatAssessment { behind_nat, reach }
 }
 
-/// Where a response to a request goes (RFC 3261 §18.2.2 with RFC 3581 §4): the source
-/// address on a stream transport or when the Via asked for `rport`; otherwise the source
-/// IP (the `received` address) with the Via's sent-by port. `maddr` is not honoured.
-pub fn response_addr(via: &Via<'_>, source: SocketAddr, transport: Transport) -> SocketAddr {
-    if transport.is_stream() || via.rport().is_some() {
-        return source;
-    }
-    let default = if transport == Transport::Tls { 5061 } else { 5060 };
-    SocketAddr::new(source.ip(), via.port().unwrap_or(default))
-}
-
 /// True for addresses that cannot be reached from the public internet: RFC 1918, RFC 6598
 /// carrier-grade NAT, link-local, and IPv6 unique-local (fc00::/7) and link-local.
 pub fn is_private(ip: IpAddr) -> bool {
@@ -164,18 +153,6 @@ mod tests {
             Transport::Udp,
         );
         assert!(!a.behind_nat);
-    }
-
-    #[test]
-    fn response_address_follows_rport_and_received() {
-        let src: SocketAddr = "203.0.113.9:40001".parse().unwrap();
-        let v = Via::parse("SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKa;rport").unwrap();
-        assert_eq!(response_addr(&v, src, Transport::Udp), src);
-        let v = Via::parse("SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKa").unwrap();
-        assert_eq!(response_addr(&v, src, Transport::Udp), "203.0.113.9:5062".parse().unwrap());
-        let v = Via::parse("SIP/2.0/UDP 192.168.1.20;branch=z9hG4bKa").unwrap();
-        assert_eq!(response_addr(&v, src, Transport::Udp), "203.0.113.9:5060".parse().unwrap());
-        assert_eq!(response_addr(&v, src, Transport::Tcp), src);
     }
 
     #[test]

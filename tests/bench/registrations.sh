@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# Registration benchmark: pbxd against Kamailio 5.6 on the same machine, in one run.
+#
+# SIPp registers with digest authentication over UDP (REGISTER, 401, REGISTER with
+# Authorization, 200; one SIPp call = one registration), users 1000..1999 cycling, at several
+# rates for STEP_SECS each, first against pbxd, then against Kamailio (registrar with
+# in-memory htable credentials loaded from db_text, usrloc db_mode 0, as the anchor figures in
+# shared/anchors were measured). For each step: server CPU (utime+stime of all its processes,
+# /proc/PID/stat) per successful registration, the rate SIPp achieved, failures. Then memory
+# per contact: a fresh server, 100,000 distinct contacts (users 0000..9999 x 10), resident
+# memory after minus before.
+#
+# Loopback only (127.0.0.1). Runs as root on Debian 12; installs sip-tester and kamailio
+# with apt-get when missing, builds pbxd when its binary is older than the sources. Raises
+# net.core.rmem_default/rmem_max for the run and restores them. Takes about 3-4 minutes.
+#
+# Usage:  tests/bench/registrations.sh
+# Environment (all optional):
+#   RATES="2000 5000 10000 15000 20000 25000"   registrations/s, one step each
+#   STEP_SECS=5           length of each step
+#   SERVERS="pbxd kamailio"
+#   MEM=1                 0 skips the memory step; MEM_RATE=5000 its registration rate
+#   PBXD_T1=              [sip] t1 for pbxd in the rate steps (empty: pbxd's default, 500ms)
+#   MEM_T1=2ms            [sip] t1 for pbxd in the memory step (see below)
+#   PBXD_PORT=25080 KAM_PORT=25060 SIPP_PORT=25090   UDP ports on 127.0.0.1
+#   NO_BUILD=1            use target/release/pbxd as it is
+#   KEEP=1                keep the temp folder (configs, SIPp logs) and print its path
+# Results: target/bench/registrations-STAMP/{summary.txt,steps.csv,memory.csv,logs/}
+#
+# pbxd keeps every non-INVITE server transaction for Timer J = 64*T1 (32 s with T1 = 500ms)
+# in a table of at most 10,000 transactions, and answers 503 when it is full. The memory step
+# therefore runs pbxd with a small T1 (MEM_T1) so that 100,000 registrations fit in its time
+# budget and lingering transactions do not count as contact memory; PBXD_T1 does the same
+# for the rate steps when set.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+DIR="$HERE/registrations"
+
+RATES=${RATES:-"2000 5000 10000 15000 20000 25000"}
+STEP_SECS=${STEP_SECS:-5}
+SERVERS=${SERVERS:-"pbxd kamailio"}
+MEM=${MEM:-1}
+MEM_RATE=${MEM_RATE:-5000}
+MEM_CALLS=100000                  # users 0000..9999 x 10 contacts (reg_mem.xml, max_contacts 10)
+PBXD_T1=${PBXD_T1:-}
+MEM_T1=${MEM_T1:-2ms}
+IP=127.0.0.1                      # never anything else
+PBXD_PORT=${PBXD_PORT:-25080}
+KAM_PORT=${KAM_PORT:-25060}
+SIPP_PORT=${SIPP_PORT:-25090}
+KAM_WORKERS=${KAM_WORKERS:-4}
+PBXD=${PBXD:-$ROOT/target/release/pbxd}
+PBXCTL=${PBXCTL:-$ROOT/target/release/pbxctl}
+HZ=$(getconf CLK_TCK)
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+RESULTS="$ROOT/target/bench/registrations-$STAMP"
+BEGIN=$SECONDS
+
+log() { printf '[%3ds] %s\n' "$((SECONDS - BEGIN))" "$*" >&2; }
+die() { echo "registrations.sh: ERROR: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (apt-get, sysctl)"
+for p in $PBXD_PORT $KAM_PORT $SIPP_PORT; do
+  [[ $p =~ ^[0-9]+$ ]] || die "port $p is not a number"
+  [ -z "$(ss -Hunl "sport = :$p" 2>/dev/null)" ] || die "UDP port $p on this machine is in use; set PBXD_PORT/KAM_PORT/SIPP_PORT"
+done
+
+# --- packages and binaries ---------------------------------------------------------------------
+missing=()
+command -v sipp >/dev/null || missing+=(sip-tester)
+[[ " $SERVERS " != *" kamailio "* ]] || command -v kamailio >/dev/null || missing+=(kamailio)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [[ " $SERVERS " == *" pbxd "* ]] && [ -z "${NO_BUILD:-}" ]; then
+  stale() { [ ! -x "$1" ] || [ -n "$(find "$ROOT/src" "$ROOT/cli" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$1" -print -quit)" ]; }
+  if stale "$PBXD" || stale "$PBXCTL"; then
+    log "building pbxd (cargo build --release --bins)"
+    (cd "$ROOT" && cargo build --release --bins) >&2
+  fi
+fi
+
+# --- temp folder, cleanup ----------------------------------------------------------------------
+WORK=$(mktemp -d /tmp/pbx-bench-registrations.XXXXXX)
+mkdir -p "$WORK/logs" "$WORK/steps" "$RESULTS"
+GROUPS_STARTED=()          # process group ids of the servers we started (setsid)
+SYSCTL_SAVED=()
+
+stop_group() {             # stop_group PGID: TERM, wait up to 10 s, KILL
+  local pg=$1 i
+  kill -TERM -- "-$pg" 2>/dev/null || return 0
+  for i in $(seq 50); do pgrep -g "$pg" >/dev/null || break; sleep 0.2; done
+  kill -KILL -- "-$pg" 2>/dev/null || true
+  wait "$pg" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? pg kv
+  trap - EXIT INT TERM
+  set +e
+  for pg in "${GROUPS_STARTED[@]}"; do stop_group "$pg"; done
+  for kv in "${SYSCTL_SAVED[@]}"; do sysctl -q -w "$kv" >/dev/null; done
+  cp -r "$WORK/logs" "$RESULTS/" 2>/dev/null
+  if [ -n "${KEEP:-}" ]; then echo "temp folder kept: $WORK" >&2; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- socket buffers for high packet rates (restored on exit) ---------------------------------
+for kv in net.core.rmem_default=4194304 net.core.rmem_max=16777216 net.core.wmem_max=16777216; do
+  key=${kv%%=*} want=${kv#*=}
+  cur=$(sysctl -n "$key" 2>/dev/null) || continue
+  if [ "$cur" -lt "$want" ]; then
+    if sysctl -q -w "$kv" >/dev/null 2>&1; then SYSCTL_SAVED+=("$key=$cur"); else log "warning: cannot set $kv"; fi
+  fi
+done
+ulimit -n 65536 2>/dev/null || true
+
+# --- users ---------------------------------------------------------------------------------------
+python3 "$DIR/gen_users.py" "$WORK/gen" 2>/dev/null
+
+# --- measurement helpers -------------------------------------------------------------------------
+group_ticks() {            # utime+stime (clock ticks) of all live processes in process group $1
+  local files
+  files=$(pgrep -g "$1" | sed 's#.*#/proc/&/stat#')
+  # fields 14/15 after a comm without spaces (pbxd, kamailio)
+  [ -n "$files" ] && awk '{ s += $14 + $15 } END { print s + 0 }' $files 2>/dev/null || echo 0
+}
+machine_busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+udp_drops() { awk '/^Udp:/{ if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else { print $c["RcvbufErrors"]; exit } }' /proc/net/snmp; }
+rss_kb() { awk '/^VmRSS:/{ print $2 }' "/proc/$1/status"; }
+pss_group_kb() { local p s=0 v; for p in $(pgrep -g "$1"); do v=$(awk '/^Pss:/{ print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || v=0; s=$((s + ${v:-0})); done; echo $s; }
+kamcmd_() { kamcmd -s "unix:$WORK/kam/run/kamailio_ctl" "$@"; }
+kam_shm_kb() { kamcmd_ core.shmmem | awk '/real_used:/{ printf "%d\n", $2 / 1024 }'; }
+kam_contacts() { kamcmd_ stats.get_statistics usrloc:location_contacts | grep -o '[0-9]*$' | head -1; }
+pbxd_contacts() {
+  "$PBXCTL" --server "unix:$WORK/pbxd/admin.sock" registrations -o json 2>/dev/null |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo 0
+}
+
+# --- servers -------------------------------------------------------------------------------------
+PBXD_PG="" KAM_PG=""
+
+start_pbxd() {             # start_pbxd LABEL T1 (empty T1: pbxd's default)
+  local label=$1 t1=$2 d="$WORK/pbxd" i
+  rm -rf "$d"; mkdir -p "$d/data" "$d/tenants"
+  cp "$WORK/gen/tenants/bench.toml" "$d/tenants/"
+  {
+    echo "data_dir = \"$d/data\""
+    echo 'log_level = "warn"'
+    echo "bootstrap_tenants = \"$d/tenants\""
+    echo '[admin]'
+    echo "socket = \"$d/admin.sock\""
+    echo '[sip]'
+    echo "listen = [\"udp:$IP:$PBXD_PORT\"]"
+    [ -z "$t1" ] || echo "t1 = \"$t1\""
+    echo '[sip.registration]'
+    echo 'digest_algorithms = ["MD5"]     # SIPp answers only the first challenge and knows only MD5'
+    echo 'max_contacts = 10'
+    echo '[sip.security]'
+    echo 'requests_per_second = 1000000   # one source (SIPp) must not be throttled'
+    echo 'burst = 1000000'
+    echo 'max_auth_failures = 1000000'
+  } >"$d/pbxd.toml"
+  cp "$d/pbxd.toml" "$WORK/logs/pbxd-$label.toml"
+  setsid "$PBXD" --config "$d/pbxd.toml" >"$WORK/logs/pbxd-$label.log" 2>&1 </dev/null &
+  PBXD_PG=$!
+  GROUPS_STARTED+=("$PBXD_PG")
+  for i in $(seq 120); do
+    kill -0 "$PBXD_PG" 2>/dev/null || { tail -20 "$WORK/logs/pbxd-$label.log" >&2; die "pbxd exited at start"; }
+    "$PBXCTL" --server "unix:$d/admin.sock" status 2>/dev/null | grep -q "udp:$IP:$PBXD_PORT" && break
+    [ "$i" -lt 120 ] || die "pbxd not listening after 60 s"
+    sleep 0.5
+  done
+  log "pbxd ($label, t1=${t1:-default}) pid $PBXD_PG, RSS $(rss_kb "$PBXD_PG") kB"
+}
+
+start_kamailio() {         # start_kamailio LABEL
+  local label=$1 d="$WORK/kam" i
+  rm -rf "$d"; mkdir -p "$d/run"
+  cp -r "$WORK/gen/db" "$d/db"
+  sed "s#@ANCHORS@#$d#g" "$DIR/kamailio.cfg" >"$d/kamailio.cfg"
+  setsid kamailio -f "$d/kamailio.cfg" -DD -E -l "udp:$IP:$KAM_PORT" -n "$KAM_WORKERS" -m 2048 -M 16 \
+    >"$WORK/logs/kamailio-$label.log" 2>&1 </dev/null &
+  KAM_PG=$!
+  GROUPS_STARTED+=("$KAM_PG")
+  for i in $(seq 120); do
+    kill -0 "$KAM_PG" 2>/dev/null || { tail -20 "$WORK/logs/kamailio-$label.log" >&2; die "kamailio exited at start"; }
+    kamcmd_ core.uptime >/dev/null 2>&1 && [ -n "$(ss -Hunl "sport = :$KAM_PORT")" ] && break
+    [ "$i" -lt 120 ] || die "kamailio not answering after 60 s"
+    sleep 0.5
+  done
+  log "kamailio ($label) pid $KAM_PG, $(pgrep -g "$KAM_PG" | wc -l) processes, $(kamcmd_ htable.stats 2>/dev/null | awk '/items:/{ print $2 }') users in htable"
+}
+
+stop_server() {            # stop_server pbxd|kamailio
+  if [ "$1" = pbxd ]; then stop_group "$PBXD_PG"; PBXD_PG=""; else stop_group "$KAM_PG"; KAM_PG=""; fi
+}
+
+server_pg() { if [ "$1" = pbxd ]; then echo "$PBXD_PG"; else echo "$KAM_PG"; fi; }
+server_port() { if [ "$1" = pbxd ]; then echo "$PBXD_PORT"; else echo "$KAM_PORT"; fi; }
+
+# run_sipp OUTDIR SCENARIO USERS PORT RATE CALLS: one bounded SIPp run; leaves stat.csv,
+# errors.log, sipp.out, rc and cpu (SIPp's own CPU seconds) in OUTDIR.
+run_sipp() {
+  local d=$1 scen=$2 users=$3 port=$4 rate=$5 calls=$6
+  local limit=$((rate < 1000 ? 1000 : rate)) bound=$((calls / rate * 4 + 40))
+  mkdir -p "$d"
+  (
+    set +e
+    cd "$d"
+    timeout -k 5 "$bound" sipp -sf "$scen" -inf "$users" -i "$IP" -p "$SIPP_PORT" \
+      -r "$rate" -m "$calls" -l "$limit" -recv_timeout 4000 -buff_size 4194304 \
+      -max_recv_loops 100000 -max_sched_loops 100000 \
+      -trace_stat -stf stat.csv -fd 200ms -trace_err -error_file errors.log -nostdin \
+      "$IP:$port" </dev/null >sipp.out 2>&1
+    echo $? >rc
+    # "times" in this subshell itself (not in a pipeline): line 2 = CPU of its children (SIPp)
+    times >times
+    awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] } print s }' times >cpu
+  )
+}
+
+# sipp_stats OUTDIR CALLS: key=value line of the SIPp run (stats.py)
+sipp_stats() {
+  if [ -s "$1/stat.csv" ]; then python3 "$DIR/stats.py" sipp "$1/stat.csv" "$2"
+  else echo "created=0 ok=0 failed=0 create_secs=0 elapsed_secs=0 retrans=0 reasons=no-sipp-stats"; fi
+}
+
+STEPS_CSV="$RESULTS/steps.csv"
+MEM_CSV="$RESULTS/memory.csv"
+echo "server,rate,calls,created,ok,failed,create_secs,elapsed_secs,server_ticks,sipp_cpu_secs,busy_ticks,wall_secs,udp_drops,retrans,sipp_rc,reasons" >"$STEPS_CSV"
+echo "server,metric,before_kb,after_kb,contacts,ok,calls,bytes_per_contact" >"$MEM_CSV"
+
+run_step() {               # run_step SERVER RATE
+  local srv=$1 rate=$2 calls=$(($2 * STEP_SECS)) pg d t0 t1 b0 b1 u0 u1 w0 w1 line
+  pg=$(server_pg "$srv")
+  d="$WORK/steps/$srv-$rate"
+  kill -0 "$pg" 2>/dev/null || die "$srv is not running"
+  t0=$(group_ticks "$pg"); b0=$(machine_busy); u0=$(udp_drops); w0=$(date +%s.%N)
+  run_sipp "$d" "$DIR/reg_auth.xml" "$WORK/gen/users.csv" "$(server_port "$srv")" "$rate" "$calls"
+  sleep 0.5                # let the server finish what is queued (pbxd writes registrations in batches)
+  t1=$(group_ticks "$pg"); b1=$(machine_busy); u1=$(udp_drops); w1=$(date +%s.%N)
+  eval "$(sipp_stats "$d" "$calls")"
+  # shellcheck disable=SC2154  # created, ok, ... come from sipp_stats
+  line="$srv,$rate,$calls,$created,$ok,$failed,$create_secs,$elapsed_secs,$((t1 - t0)),$(cat "$d/cpu"),$((b1 - b0)),$(echo "$w1 - $w0" | bc),$((u1 - u0)),$retrans,$(cat "$d/rc"),$reasons"
+  echo "$line" >>"$STEPS_CSV"
+  log "$srv @ $rate/s: ok $ok failed $failed of $created created in ${create_secs}s (tail to ${elapsed_secs}s), server CPU $((t1 - t0)) ticks, SIPp rc $(cat "$d/rc")"
+  if [ "$failed" != 0 ] || [ "$ok" != "$calls" ]; then
+    head -c 20000 "$d/errors.log" >"$WORK/logs/sipp-errors-$srv-$rate.log" 2>/dev/null || true
+  fi
+  [ -s "$d/stat.csv" ] && cp "$d/stat.csv" "$WORK/logs/sipp-stat-$srv-$rate.csv"
+  sleep 1
+}
+
+# --- rate steps ----------------------------------------------------------------------------------
+for srv in $SERVERS; do
+  case $srv in
+    pbxd) start_pbxd rates "$PBXD_T1" ;;
+    kamailio) start_kamailio rates ;;
+    *) die "unknown server $srv" ;;
+  esac
+done
+log "rate steps: $RATES registrations/s, ${STEP_SECS}s each"
+for rate in $RATES; do
+  for srv in $SERVERS; do run_step "$srv" "$rate"; done
+done
+if [[ " $SERVERS " == *" pbxd "* ]]; then
+  log "pbxd holds $(pbxd_contacts) registrations; RSS $(rss_kb "$PBXD_PG") kB"
+fi
+for srv in $SERVERS; do stop_server "$srv"; done
+
+# --- memory per contact --------------------------------------------------------------------------
+mem_row() {                # mem_row SERVER METRIC BEFORE AFTER CONTACTS OK
+  local per="-"
+  [ "${5:-0}" -gt 0 ] && per=$(((${4} - ${3}) * 1024 / ${5}))
+  echo "$1,$2,$3,$4,$5,$6,$MEM_CALLS,$per" >>"$MEM_CSV"
+}
+
+wait_contacts() {          # wait_contacts SERVER WANT: poll the contact count until stable
+  local n last=-1 i
+  for i in $(seq 30); do
+    if [ "$1" = pbxd ]; then n=$(pbxd_contacts); else n=$(kam_contacts); fi
+    [ "$n" -ge "$2" ] || [ "$n" = "$last" ] && break
+    last=$n; sleep 1
+  done
+  echo "$n"
+}
+
+if [ "$MEM" = 1 ]; then
+  for srv in $SERVERS; do
+    d="$WORK/steps/$srv-memory"
+    if [ "$srv" = pbxd ]; then
+      start_pbxd memory "$MEM_T1"
+      sleep 1
+      before=$(rss_kb "$PBXD_PG")
+    else
+      start_kamailio memory
+      sleep 1
+      before=$(pss_group_kb "$KAM_PG"); shm_before=$(kam_shm_kb)
+    fi
+    log "$srv: registering $MEM_CALLS distinct contacts at $MEM_RATE/s"
+    run_sipp "$d" "$DIR/reg_mem.xml" "$WORK/gen/users_mem.csv" "$(server_port "$srv")" "$MEM_RATE" "$MEM_CALLS"
+    eval "$(sipp_stats "$d" "$MEM_CALLS")"
+    [ "$ok" = "$MEM_CALLS" ] || head -c 20000 "$d/errors.log" >"$WORK/logs/sipp-errors-$srv-memory.log" 2>/dev/null || true
+    contacts=$(wait_contacts "$srv" "$ok")
+    sleep 3                # transactions end (Timer J), the last batch is persisted
+    if [ "$srv" = pbxd ]; then
+      contacts=$(pbxd_contacts)
+      mem_row pbxd "RSS (VmRSS)" "$before" "$(rss_kb "$PBXD_PG")" "$contacts" "$ok"
+    else
+      contacts=$(kam_contacts)
+      mem_row kamailio "PSS (all processes)" "$before" "$(pss_group_kb "$KAM_PG")" "$contacts" "$ok"
+      mem_row kamailio "shm real_used" "$shm_before" "$(kam_shm_kb)" "$contacts" "$ok"
+    fi
+    log "$srv: $contacts contacts registered ($ok of $MEM_CALLS SIPp calls ok, $failed failed)"
+    stop_server "$srv"
+  done
+fi
+
+# --- report --------------------------------------------------------------------------------------
+{
+  echo "pbx registrations benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r)"
+  echo "pbxd $("$PBXD" --version 2>/dev/null || echo '?') (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty'))," \
+       "t1 ${PBXD_T1:-default} in rate steps, $MEM_T1 in the memory step"
+  echo "kamailio $(kamailio -v 2>/dev/null | awk 'NR == 1 { print $3 }'), -n $KAM_WORKERS -m 2048 -M 16; $(sipp -v 2>/dev/null | grep -o 'SIPp v[^ -]*' | head -1)"
+  echo "steps: ${STEP_SECS}s at each of $RATES registrations/s, users 1000..1999"
+  echo
+  python3 "$DIR/stats.py" report "$STEPS_CSV" "$([ "$MEM" = 1 ] && echo "$MEM_CSV" || echo -)" "$HZ"
+  echo
+  echo "raw numbers: $RESULTS (steps.csv, memory.csv, logs/); run took $((SECONDS - BEGIN)) s"
+} | tee "$RESULTS/summary.txt"
