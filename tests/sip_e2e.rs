@@ -90,6 +90,14 @@ fn sipp_registers_through_digest_and_registrations_survive_a_restart() {
     pbxd.kill();
     pbxd.spawn();
     assert_eq!(registrations(&pbxd).as_array().unwrap().len(), 3, "registrations come back after a restart");
+
+    // Contact: * with Expires: 0 removes every contact of 102, and only those.
+    let udp = pbxd.sip_addr("udp");
+    let gone = sipp(dir.path(), "unregister.xml", &[("102", "demo-102", ACME)], "127.0.0.1", udp, 1);
+    assert!(gone.status.success(), "SIPp: {}", stdout(&gone));
+    let left = registrations(&pbxd);
+    let aors: Vec<&str> = left.as_array().unwrap().iter().map(|r| r["aor"].as_str().unwrap()).collect();
+    assert_eq!(aors, ["101@acme.pbx.example.net", "103@acme.pbx.example.net"]);
 }
 
 #[test]
