@@ -15,6 +15,8 @@ use crate::exit;
 pub struct Server {
     pub address: String,
     pub token: Option<String>,
+    /// Extra CA certificate (PEM) trusted for https:// servers, beside the system's.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// A failed call, already sorted by exit code.
@@ -31,7 +33,7 @@ impl ClientError {
         match self {
             ClientError::Unreachable(why) => {
                 eprintln!("error: cannot reach pbxd: {why}");
-                eprintln!("  help: is pbxd running? set --server or PBXCTL_SERVER (unix:PATH or http://HOST:PORT)");
+                eprintln!("  help: is pbxd running? set --server or PBXCTL_SERVER (unix:PATH or https://HOST:PORT)");
                 exit::UNREACHABLE
             }
             ClientError::Refused { status, body } if status == StatusCode::UNPROCESSABLE_ENTITY => {
@@ -49,7 +51,36 @@ impl ClientError {
     }
 }
 
+/// The system's CA bundle (Debian's ca-certificates).
+const SYSTEM_CAS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 impl Server {
+    /// TLS that trusts the system's CAs and `--ca`.
+    fn tls_connector(&self) -> Result<tokio_rustls::TlsConnector, String> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        let files = std::iter::once(std::path::PathBuf::from(SYSTEM_CAS)).chain(self.ca.clone());
+        for file in files {
+            let Ok(certs) = CertificateDer::pem_file_iter(&file) else {
+                if self.ca.as_ref() == Some(&file) {
+                    return Err(format!("cannot read CA file {}", file.display()));
+                }
+                continue;
+            };
+            for cert in certs.flatten() {
+                let _ = roots.add(cert);
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
+    }
+
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.call(Method::GET, path, None::<&()>)
     }
@@ -95,9 +126,20 @@ impl Server {
                 hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
             tokio::spawn(conn);
             (host, sender)
+        } else if let Some(host) = self.address.strip_prefix("https://") {
+            let host = host.trim_end_matches('/').to_owned();
+            let connector = self.tls_connector().map_err(|e| unreachable(&e))?;
+            let name = host.rsplit_once(':').map_or(host.as_str(), |(name, _)| name).trim_matches(['[', ']']);
+            let name = rustls::pki_types::ServerName::try_from(name.to_owned()).map_err(|e| unreachable(&e))?;
+            let stream = tokio::net::TcpStream::connect(&host).await.map_err(|e| unreachable(&e))?;
+            let stream = connector.connect(name, stream).await.map_err(|e| unreachable(&e))?;
+            let (sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
+            tokio::spawn(conn);
+            (host, sender)
         } else {
             return Err(ClientError::Unreachable(format!(
-                "unsupported server address \"{}\": use unix:PATH or http://HOST:PORT",
+                "unsupported server address \"{}\": use unix:PATH, https://HOST:PORT or http://HOST:PORT",
                 self.address
             )));
         };

@@ -23,12 +23,15 @@ pub mod exit {
 #[derive(Parser)]
 #[command(name = "pbxctl", version, about = "Manage pbx tenants the git-ops way, and look at a running pbxd")]
 struct Cli {
-    /// Where pbxd listens: unix:PATH or http://HOST:PORT.
+    /// Where pbxd listens: unix:PATH, https://HOST:PORT or http://HOST:PORT.
     #[arg(long, global = true, env = "PBXCTL_SERVER", default_value = "unix:/run/pbx/admin.sock")]
     server: String,
     /// Bearer token for a TCP server.
     #[arg(long, global = true, env = "PBXCTL_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// A CA certificate (PEM) to trust for an https:// server, beside the system's.
+    #[arg(long, global = true, env = "PBXCTL_CA")]
+    ca: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -128,7 +131,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let server = client::Server { address: cli.server, token: cli.token };
+    let server = client::Server { address: cli.server, token: cli.token, ca: cli.ca };
     let code = match cli.command {
         Command::Validate { paths, format } => commands::validate::run(&paths, format),
         Command::Schema { out } => commands::schema::run(&out),

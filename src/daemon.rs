@@ -36,12 +36,22 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let tcp_server = match &config.admin.listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-            tracing::info!(%addr, "admin API listening on TCP");
             let token = config.admin.token_sha256.as_ref().map(|t| t.0.clone());
-            Some(
-                axum::serve(listener, admin::router(reconciler.clone(), Some(sip.handle.clone()), token))
-                    .with_graceful_shutdown(shutdown_signal()),
-            )
+            let router = admin::router(reconciler.clone(), Some(sip.handle.clone()), token);
+            match &config.admin.tls {
+                Some(tls) => {
+                    let acceptor = crate::sip::transport::tls_acceptor(&tls.certificate, &tls.key)
+                        .map_err(anyhow::Error::msg)
+                        .context("admin TLS")?;
+                    tracing::info!(%addr, "admin API listening on HTTPS");
+                    tokio::spawn(crate::api::https::serve(listener, acceptor, router));
+                    None
+                }
+                None => {
+                    tracing::info!(%addr, "admin API listening on HTTP");
+                    Some(axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()))
+                }
+            }
         }
         None => None,
     };

@@ -116,21 +116,89 @@ fn exit_codes_tell_unreachable_and_refused() {
     assert!(stderr(&refused).contains("revision 7 does not exist"));
 }
 
+/// A test CA and a certificate it issued for 127.0.0.1, made with openssl:
+/// (CA certificate, server certificate, server key).
+fn test_pki(dir: &std::path::Path) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    let path = |name: &str| dir.join(name);
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl").current_dir(dir).args(args).output().is_ok_and(|o| o.status.success())
+    };
+    let ok = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=pbx test CA",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+    ]) && openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.pem",
+    ]) && {
+        std::fs::write(path("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").ok();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "req.pem",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "cert.pem",
+        ])
+    };
+    ok.then(|| (path("ca.pem"), path("cert.pem"), path("key.pem")))
+}
+
 #[test]
-fn tcp_admin_needs_the_token() {
+fn remote_admin_over_https_needs_the_token() {
     let dir = tempfile::tempdir().unwrap();
+    let Some((ca, cert, key)) = test_pki(dir.path()) else {
+        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "openssl is not installed");
+        return;
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let token = "s3cret-token-for-tests";
     let hash: String =
         <sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    let _pbxd = Pbxd::start(dir.path(), &format!("listen = \"127.0.0.1:{port}\"\ntoken_sha256 = \"{hash}\""));
-    let server = format!("http://127.0.0.1:{port}");
-    let denied = pbxctl(&server, &["status"]);
+    let admin = format!(
+        "listen = \"127.0.0.1:{port}\"\ntoken_sha256 = \"{hash}\"\ntls = {{ certificate = \"{}\", key = \"{}\" }}",
+        cert.display(),
+        key.display()
+    );
+    let _pbxd = Pbxd::start(dir.path(), &admin);
+    let server = format!("https://127.0.0.1:{port}");
+    let ca = ca.to_str().unwrap();
+
+    let untrusted = pbxctl(&server, &["--token", token, "status"]);
+    assert_eq!(untrusted.status.code(), Some(3), "an unknown certificate is not trusted");
+    let denied = pbxctl(&server, &["--ca", ca, "status"]);
     assert_eq!(denied.status.code(), Some(2));
     assert!(stderr(&denied).contains("401"), "{}", stderr(&denied));
-    let wrong = pbxctl(&server, &["--token", "guess", "status"]);
+    let wrong = pbxctl(&server, &["--ca", ca, "--token", "guess", "status"]);
     assert_eq!(wrong.status.code(), Some(2));
-    let ok = pbxctl(&server, &["--token", token, "status"]);
+    let ok = pbxctl(&server, &["--ca", ca, "--token", token, "status"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(stdout(&ok).contains("revision none"));
 }

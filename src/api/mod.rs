@@ -3,3 +3,4 @@
 
 pub mod admin;
 pub mod error;
+pub mod https;

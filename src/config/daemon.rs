@@ -59,6 +59,10 @@ pub struct AdminConfig {
     /// SHA-256 of the bearer token accepted on the TCP listener, from `pbxctl secret token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_sha256: Option<Sha256Hex>,
+    /// Serve the TCP listener over HTTPS with this certificate (pbxctl --server https://…).
+    /// Without it the listener speaks plain HTTP: keep it on loopback or a management network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 fn default_admin_socket() -> PathBuf {
@@ -67,7 +71,7 @@ fn default_admin_socket() -> PathBuf {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        Self { socket: default_admin_socket(), listen: None, token_sha256: None }
+        Self { socket: default_admin_socket(), listen: None, token_sha256: None, tls: None }
     }
 }
 
@@ -341,7 +345,7 @@ impl DaemonConfig {
         if let Some(dir) = &mut self.bootstrap_tenants {
             resolve(dir);
         }
-        if let Some(tls) = &mut self.sip.tls {
+        for tls in [&mut self.sip.tls, &mut self.admin.tls].into_iter().flatten() {
             resolve(&mut tls.certificate);
             resolve(&mut tls.key);
         }

@@ -23,6 +23,8 @@
 #   PBXD_T1=              [sip] t1 for pbxd in the rate steps (empty: pbxd's default, 500ms)
 #   MEM_T1=2ms            [sip] t1 for pbxd in the memory step (see below)
 #   PBXD_PORT=25080 KAM_PORT=25060 SIPP_PORT=25090   UDP ports on 127.0.0.1
+#   QUIET_WAIT=20         before each step, wait up to this long for other processes to
+#                         use < 25% of a core (a shared machine); 0 does not wait
 #   NO_BUILD=1            use target/release/pbxd as it is
 #   KEEP=1                keep the temp folder (configs, SIPp logs) and print its path
 # Results: target/bench/registrations-STAMP/{summary.txt,steps.csv,memory.csv,logs/}
@@ -51,6 +53,7 @@ PBXD_PORT=${PBXD_PORT:-25080}
 KAM_PORT=${KAM_PORT:-25060}
 SIPP_PORT=${SIPP_PORT:-25090}
 KAM_WORKERS=${KAM_WORKERS:-4}
+QUIET_WAIT=${QUIET_WAIT:-20}
 PBXD=${PBXD:-$ROOT/target/release/pbxd}
 PBXCTL=${PBXCTL:-$ROOT/target/release/pbxctl}
 HZ=$(getconf CLK_TCK)
@@ -132,7 +135,17 @@ group_ticks() {            # utime+stime (clock ticks) of all live processes in 
   # fields 14/15 after a comm without spaces (pbxd, kamailio)
   [ -n "$files" ] && awk '{ s += $14 + $15 } END { print s + 0 }' $files 2>/dev/null || echo 0
 }
-machine_busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# utime+stime+cutime+cstime of every process, "PID TICKS" lines. (/proc/stat's tick-sampled
+# busy time undercounts bursty loads badly on this VM; per-process times are exact.)
+all_ticks() {
+  awk '{ pid = $1; sub(/^.*\) /, ""); print pid, $12 + $13 + $14 + $15 }' /proc/[0-9]*/stat 2>/dev/null || true
+}
+# other_ticks BEFORE AFTER EXCLUDED_TICKS: CPU used by all processes in between, less
+# EXCLUDED_TICKS. The sums include cutime/cstime, and a process that ended in between moved
+# all its time into its parent's cutime, so the difference of the sums is the CPU used.
+other_ticks() {
+  awk -v ex="$3" 'NR == FNR { b += $2; next } { a += $2 } END { print a - b - ex }' "$1" "$2"
+}
 udp_drops() { awk '/^Udp:/{ if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else { print $c["RcvbufErrors"]; exit } }' /proc/net/snmp; }
 rss_kb() { awk '/^VmRSS:/{ print $2 }' "/proc/$1/status"; }
 pss_group_kb() { local p s=0 v; for p in $(pgrep -g "$1"); do v=$(awk '/^Pss:/{ print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || v=0; s=$((s + ${v:-0})); done; echo $s; }
@@ -235,21 +248,43 @@ sipp_stats() {
 
 STEPS_CSV="$RESULTS/steps.csv"
 MEM_CSV="$RESULTS/memory.csv"
-echo "server,rate,calls,created,ok,failed,create_secs,elapsed_secs,server_ticks,sipp_cpu_secs,busy_ticks,wall_secs,udp_drops,retrans,sipp_rc,reasons" >"$STEPS_CSV"
+echo "server,rate,calls,created,ok,failed,create_secs,elapsed_secs,server_ticks,sipp_cpu_secs,other_ticks,wall_secs,udp_drops,retrans,sipp_rc,reasons" >"$STEPS_CSV"
 echo "server,metric,before_kb,after_kb,contacts,ok,calls,bytes_per_contact" >"$MEM_CSV"
 
+# wait_quiet: wait (at most QUIET_WAIT s) until other processes use < 25% of one core, so
+# that a compile on the same machine does not disturb a step; the step runs anyway after that
+# (and the report flags it)
+wait_quiet() {
+  local deadline=$((SECONDS + QUIET_WAIT)) f0="$WORK/q0" f1="$WORK/q1" s0 s1 pct
+  while :; do
+    all_ticks >"$f0"; s0=$(awk -v p=$$ '$1 == p { print $2 }' "$f0")
+    sleep 1
+    all_ticks >"$f1"; s1=$(awk -v p=$$ '$1 == p { print $2 }' "$f1")
+    pct=$(($(other_ticks "$f0" "$f1" $((s1 - s0))) * 100 / HZ))
+    [ "$pct" -ge 25 ] || return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then log "machine still busy (${pct}% of a core used by others); going on"; return 0; fi
+    log "machine busy (${pct}% of a core used by other processes); waiting"
+    sleep 2
+  done
+}
+
 run_step() {               # run_step SERVER RATE
-  local srv=$1 rate=$2 calls=$(($2 * STEP_SECS)) pg d t0 t1 b0 b1 u0 u1 w0 w1 line
+  local srv=$1 rate=$2 calls=$(($2 * STEP_SECS)) pg d t0 t1 s0 s1 other u0 u1 w0 w1 line
   pg=$(server_pg "$srv")
   d="$WORK/steps/$srv-$rate"
   kill -0 "$pg" 2>/dev/null || die "$srv is not running"
-  t0=$(group_ticks "$pg"); b0=$(machine_busy); u0=$(udp_drops); w0=$(date +%s.%N)
+  wait_quiet
+  all_ticks >"$d.all0"; s0=$(awk -v p=$$ '$1 == p { print $2 }' "$d.all0")
+  t0=$(group_ticks "$pg"); u0=$(udp_drops); w0=$(date +%s.%N)
   run_sipp "$d" "$DIR/reg_auth.xml" "$WORK/gen/users.csv" "$(server_port "$srv")" "$rate" "$calls"
   sleep 0.5                # let the server finish what is queued (pbxd writes registrations in batches)
-  t1=$(group_ticks "$pg"); b1=$(machine_busy); u1=$(udp_drops); w1=$(date +%s.%N)
+  t1=$(group_ticks "$pg"); u1=$(udp_drops); w1=$(date +%s.%N)
+  all_ticks >"$d.all1"; s1=$(awk -v p=$$ '$1 == p { print $2 }' "$d.all1")
+  # other = everything but the server and this script with its children (SIPp, helpers)
+  other=$(other_ticks "$d.all0" "$d.all1" $((t1 - t0 + s1 - s0)))
   eval "$(sipp_stats "$d" "$calls")"
   # shellcheck disable=SC2154  # created, ok, ... come from sipp_stats
-  line="$srv,$rate,$calls,$created,$ok,$failed,$create_secs,$elapsed_secs,$((t1 - t0)),$(cat "$d/cpu"),$((b1 - b0)),$(echo "$w1 - $w0" | bc),$((u1 - u0)),$retrans,$(cat "$d/rc"),$reasons"
+  line="$srv,$rate,$calls,$created,$ok,$failed,$create_secs,$elapsed_secs,$((t1 - t0)),$(cat "$d/cpu"),$other,$(echo "$w1 - $w0" | bc),$((u1 - u0)),$retrans,$(cat "$d/rc"),$reasons"
   echo "$line" >>"$STEPS_CSV"
   log "$srv @ $rate/s: ok $ok failed $failed of $created created in ${create_secs}s (tail to ${elapsed_secs}s), server CPU $((t1 - t0)) ticks, SIPp rc $(cat "$d/rc")"
   if [ "$failed" != 0 ] || [ "$ok" != "$calls" ]; then
@@ -305,6 +340,7 @@ if [ "$MEM" = 1 ]; then
       sleep 1
       before=$(pss_group_kb "$KAM_PG"); shm_before=$(kam_shm_kb)
     fi
+    wait_quiet
     log "$srv: registering $MEM_CALLS distinct contacts at $MEM_RATE/s"
     run_sipp "$d" "$DIR/reg_mem.xml" "$WORK/gen/users_mem.csv" "$(server_port "$srv")" "$MEM_RATE" "$MEM_CALLS"
     eval "$(sipp_stats "$d" "$MEM_CALLS")"

@@ -74,9 +74,8 @@ def report(steps_path, mem_path, clk_tck):
         cpu_us = f"{server_s * 1e6 / ok:10.1f}" if ok else f"{'-':>10}"
         wall = max(float(s["wall_secs"]), 1e-3)
         achieved = created / max(float(s["create_secs"]), 1e-3)
-        busy_s = int(s["busy_ticks"]) / hz
         sipp_s = float(s["sipp_cpu_secs"])
-        other = max(0.0, busy_s - server_s - sipp_s)
+        other = max(0.0, int(s["other_ticks"]) / hz)
         tail = float(s["elapsed_secs"]) - float(s["create_secs"])
         w(
             f"{rate:>7} {s['server']:<9} {cpu_us} {achieved:>10.0f} {ok:>7} {failed:>7} {fail_pct:>7.2f} "
