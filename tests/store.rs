@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use pbx::store::{Backend, DesiredState, RegistrationWrite, Store, StoreError, StoredRegistration, TenantDoc};
+use pbx::store::{
+    Backend, Cdr, CdrLeg, CdrQuery, DesiredState, RegistrationWrite, Store, StoreError, StoredRegistration, TenantDoc,
+};
 use sqlx::Executor;
 
 fn state(texts: &[(&str, &str)]) -> DesiredState {
@@ -79,6 +81,34 @@ async fn exercise(url: &str, backend: Backend) {
     store.write_registrations(&batch).await.unwrap();
     let loaded = store.load_registrations(2_000).await.unwrap();
     assert_eq!(loaded, [StoredRegistration { cseq: 8, ..reg("sip:101@192.0.2.7:5060", 6_000) }]);
+
+    // CDRs with their legs, newest first, filtered by tenant and time.
+    let cdr = |id: &str, tenant: &str, start_ms: i64| Cdr {
+        id: id.into(),
+        tenant: tenant.into(),
+        call_id: format!("{id}@phone"),
+        direction: "internal".into(),
+        caller: "101".into(),
+        callee: "102".into(),
+        start_ms,
+        answer_ms: start_ms + 2_000,
+        end_ms: start_ms + 62_000,
+        billsec: 60,
+        disposition: "answered".into(),
+        hangup_cause: "BYE".into(),
+        hangup_side: "callee".into(),
+        codec: "PCMU".into(),
+        legs: vec![
+            CdrLeg { role: "a".into(), party: "101".into(), packets_in: 3000, jitter_ms: 1.5, ..CdrLeg::default() },
+            CdrLeg { role: "b".into(), party: "102".into(), lost: 2, ..CdrLeg::default() },
+        ],
+    };
+    let calls = [cdr("c1", "acme", 1_000), cdr("c2", "acme", 5_000), cdr("c3", "globex", 6_000)];
+    store.insert_cdrs(&calls).await.unwrap();
+    let acme = store.cdrs(&CdrQuery { tenant: Some("acme".into()), since_ms: None, limit: 10 }).await.unwrap();
+    assert_eq!(acme, [calls[1].clone(), calls[0].clone()]);
+    let recent = store.cdrs(&CdrQuery { tenant: None, since_ms: Some(4_000), limit: 1 }).await.unwrap();
+    assert_eq!(recent, [calls[2].clone()]);
     store.close().await;
 
     // Reopening runs the migrations again (a no-op) and finds the same head.

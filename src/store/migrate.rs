@@ -20,6 +20,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/mysql/0002_registrations.sql"),
         include_str!("migrations/postgres/0002_registrations.sql"),
     ),
+    (
+        3,
+        include_str!("migrations/sqlite/0003_cdrs.sql"),
+        include_str!("migrations/mysql/0003_cdrs.sql"),
+        include_str!("migrations/postgres/0003_cdrs.sql"),
+    ),
 ];
 
 pub async fn run(store: &Store) -> Result<(), StoreError> {

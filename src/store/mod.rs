@@ -6,6 +6,7 @@
 //! every tenant file, written in a single INSERT, so a crash leaves either the old or the new
 //! revision and never a mix.
 
+mod cdrs;
 mod migrate;
 mod registrations;
 mod revisions;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub use cdrs::{Cdr, CdrLeg, CdrQuery};
 pub use registrations::{RegistrationWrite, StoredRegistration};
 pub use revisions::{DesiredState, Revision, TenantDoc};
 

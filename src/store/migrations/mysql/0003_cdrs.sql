@@ -1,0 +1,20 @@
+CREATE TABLE cdrs (
+    id           VARCHAR(64)  NOT NULL PRIMARY KEY,
+    tenant       VARCHAR(64)  NOT NULL,
+    call_id      VARCHAR(255) NOT NULL,
+    direction    VARCHAR(16)  NOT NULL,
+    caller       VARCHAR(64)  NOT NULL,
+    callee       VARCHAR(64)  NOT NULL,
+    start_ms     BIGINT       NOT NULL,
+    answer_ms    BIGINT       NOT NULL,
+    end_ms       BIGINT       NOT NULL,
+    billsec      BIGINT       NOT NULL,
+    disposition  VARCHAR(16)  NOT NULL,
+    hangup_cause VARCHAR(64)  NOT NULL,
+    hangup_side  VARCHAR(16)  NOT NULL,
+    codec        VARCHAR(32)  NOT NULL,
+    legs         MEDIUMTEXT   NOT NULL,
+    INDEX cdrs_tenant_start (tenant, start_ms),
+    INDEX cdrs_tenant_caller (tenant, caller),
+    INDEX cdrs_tenant_callee (tenant, callee)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
