@@ -151,7 +151,7 @@ rss_kb() { awk '/^VmRSS:/{ print $2 }' "/proc/$1/status"; }
 pss_group_kb() { local p s=0 v; for p in $(pgrep -g "$1"); do v=$(awk '/^Pss:/{ print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || v=0; s=$((s + ${v:-0})); done; echo $s; }
 kamcmd_() { kamcmd -s "unix:$WORK/kam/run/kamailio_ctl" "$@"; }
 kam_shm_kb() { kamcmd_ core.shmmem | awk '/real_used:/{ printf "%d\n", $2 / 1024 }'; }
-kam_contacts() { kamcmd_ stats.get_statistics usrloc:location_contacts | grep -o '[0-9]*$' | head -1; }
+kam_contacts() { kamcmd_ stats.get_statistics usrloc: 2>/dev/null | awk '$1 == "usrloc:location_contacts" { n = $3 } END { print n + 0 }'; }
 pbxd_contacts() {
   "$PBXCTL" --server "unix:$WORK/pbxd/admin.sock" registrations -o json 2>/dev/null |
     python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo 0
@@ -209,7 +209,7 @@ start_kamailio() {         # start_kamailio LABEL
     [ "$i" -lt 120 ] || die "kamailio not answering after 60 s"
     sleep 0.5
   done
-  log "kamailio ($label) pid $KAM_PG, $(pgrep -g "$KAM_PG" | wc -l) processes, $(kamcmd_ htable.stats 2>/dev/null | awk '/items:/{ print $2 }') users in htable"
+  log "kamailio ($label) pid $KAM_PG, $(pgrep -g "$KAM_PG" | wc -l) processes, $(kamcmd_ htable.stats 2>/dev/null | awk '$1 == "all:" { print $2 }') users in htable"
 }
 
 stop_server() {            # stop_server pbxd|kamailio
@@ -223,14 +223,15 @@ server_port() { if [ "$1" = pbxd ]; then echo "$PBXD_PORT"; else echo "$KAM_PORT
 # errors.log, sipp.out, rc and cpu (SIPp's own CPU seconds) in OUTDIR.
 run_sipp() {
   local d=$1 scen=$2 users=$3 port=$4 rate=$5 calls=$6
-  local limit=$((rate < 1000 ? 1000 : rate)) bound=$((calls / rate * 4 + 40))
+  # at most 1 s of calls open at once, and below SIPp's open-files limit (20,000 here)
+  local limit=$((rate < 1000 ? 1000 : rate > 15000 ? 15000 : rate)) bound=$((calls / rate * 4 + 40))
   mkdir -p "$d"
   (
     set +e
     cd "$d"
     timeout -k 5 "$bound" sipp -sf "$scen" -inf "$users" -i "$IP" -p "$SIPP_PORT" \
       -r "$rate" -m "$calls" -l "$limit" -recv_timeout 4000 -buff_size 4194304 \
-      -max_recv_loops 100000 -max_sched_loops 100000 \
+      -max_recv_loops 100000 -max_sched_loops 100000 -default_behaviors all,-bye \
       -trace_stat -stf stat.csv -fd 200ms -trace_err -error_file errors.log -nostdin \
       "$IP:$port" </dev/null >sipp.out 2>&1
     echo $? >rc
@@ -238,6 +239,13 @@ run_sipp() {
     times >times
     awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] } print s }' times >cpu
   )
+}
+
+# unexpected_answers ERRORS_LOG: answers that aborted a call, e.g. "got-503-for-401:5000"
+# (a 503 where SIPp expected a 401)
+unexpected_answers() {
+  { grep -o "while expecting '[0-9]*' (index [0-9]*), received 'SIP/2.0 [0-9]*" "$1" 2>/dev/null || true; } |
+    awk '{ gsub("\047", ""); n["got-" $NF "-for-" $3]++ } END { for (k in n) printf "%s:%d ", k, n[k] }' | sed 's/ $//'
 }
 
 # sipp_stats OUTDIR CALLS: key=value line of the SIPp run (stats.py)
@@ -284,6 +292,7 @@ run_step() {               # run_step SERVER RATE
   other=$(other_ticks "$d.all0" "$d.all1" $((t1 - t0 + s1 - s0)))
   eval "$(sipp_stats "$d" "$calls")"
   # shellcheck disable=SC2154  # created, ok, ... come from sipp_stats
+  [ "$reasons" = none ] || reasons="$reasons;$(unexpected_answers "$d/errors.log")"
   line="$srv,$rate,$calls,$created,$ok,$failed,$create_secs,$elapsed_secs,$((t1 - t0)),$(cat "$d/cpu"),$other,$(echo "$w1 - $w0" | bc),$((u1 - u0)),$retrans,$(cat "$d/rc"),$reasons"
   echo "$line" >>"$STEPS_CSV"
   log "$srv @ $rate/s: ok $ok failed $failed of $created created in ${create_secs}s (tail to ${elapsed_secs}s), server CPU $((t1 - t0)) ticks, SIPp rc $(cat "$d/rc")"

@@ -101,7 +101,7 @@ fn main() {
             // above (about one verify), so subtract one verify for the server-side cost.
             req.response =
                 expected_response(algorithm, &base, &req, "REGISTER", VerifyOptions::default()).unwrap_or_default();
-            let outcome = auth.authenticate(&req, "REGISTER", realm, &stored, now + 1);
+            let outcome = auth.authenticate(&req, "REGISTER", realm, &stored, u64::from(nc), now + 1);
             assert!(matches!(outcome, Outcome::Authenticated(_)));
         });
         println!("client answer + authenticate {algorithm:<8} {ns:8.0} ns");

@@ -118,15 +118,19 @@ impl Authenticator {
 
     /// Checks a response to one of our challenges for `realm` (the realm the caller serves
     /// this request in, e.g. the tenant's domain), against `credential`.
+    ///
+    /// `request_id` identifies the request (a hash of its transaction id): a retransmission of
+    /// an accepted request may repeat its nonce count, another request may not.
     pub fn authenticate(
         &mut self,
         request: &DigestResponse,
         method: &str,
         realm: &str,
         credential: &Credential,
+        request_id: u64,
         now_unix_secs: u64,
     ) -> Outcome {
-        match self.check(request, method, realm, credential, now_unix_secs) {
+        match self.check(request, method, realm, credential, request_id, now_unix_secs) {
             Ok(outcome) => outcome,
             Err(rejection) => Outcome::Rejected(rejection),
         }
@@ -138,6 +142,7 @@ impl Authenticator {
         method: &str,
         realm: &str,
         credential: &Credential,
+        request_id: u64,
         now: u64,
     ) -> Result<Outcome, Rejection> {
         if request.realm != realm {
@@ -163,7 +168,7 @@ impl Authenticator {
         if request.qop.is_some()
             && let Some(nc) = request.nc
         {
-            match self.counts.accept(&request.nonce, issued_at, nc, now) {
+            match self.counts.accept(&request.nonce, issued_at, nc, request_id, now) {
                 NcCheck::Fresh => {}
                 NcCheck::Replay => return Err(Rejection::Replay { nc }),
                 NcCheck::Stale => return Ok(Outcome::Stale),
@@ -240,7 +245,10 @@ mod tests {
         for algorithm in [Algorithm::Sha256, Algorithm::Md5] {
             let nonce = first_nonce(&a, T0);
             let req = answer(&nonce, "right", algorithm, 1);
-            assert_eq!(a.authenticate(&req, "REGISTER", REALM, &stored(), T0 + 1), Outcome::Authenticated(algorithm));
+            assert_eq!(
+                a.authenticate(&req, "REGISTER", REALM, &stored(), 248, T0 + 1),
+                Outcome::Authenticated(algorithm)
+            );
         }
     }
 
@@ -248,7 +256,7 @@ mod tests {
     fn wrong_password_is_a_counted_failure() {
         let mut a = authenticator(Policy::default());
         let req = answer(&first_nonce(&a, T0), "wrong", Algorithm::Sha256, 1);
-        let outcome = a.authenticate(&req, "REGISTER", REALM, &stored(), T0);
+        let outcome = a.authenticate(&req, "REGISTER", REALM, &stored(), 256, T0);
         assert_eq!(outcome, Outcome::Rejected(Rejection::Verify(VerifyError::Mismatch)));
         assert!(matches!(outcome, Outcome::Rejected(r) if r.counts_as_failure()));
     }
@@ -258,16 +266,16 @@ mod tests {
         let mut a = authenticator(Policy::default());
         let nonce = first_nonce(&a, T0);
         let req = answer(&nonce, "right", Algorithm::Md5, 1);
-        assert!(matches!(a.authenticate(&req, "REGISTER", REALM, &stored(), T0), Outcome::Authenticated(_)));
+        assert!(matches!(a.authenticate(&req, "REGISTER", REALM, &stored(), 266, T0), Outcome::Authenticated(_)));
         assert_eq!(
-            a.authenticate(&req, "REGISTER", REALM, &stored(), T0),
+            a.authenticate(&req, "REGISTER", REALM, &stored(), 268, T0),
             Outcome::Rejected(Rejection::Replay { nc: 1 })
         );
         let next = answer(&nonce, "right", Algorithm::Md5, 2);
-        assert!(matches!(a.authenticate(&next, "REGISTER", REALM, &stored(), T0), Outcome::Authenticated(_)));
+        assert!(matches!(a.authenticate(&next, "REGISTER", REALM, &stored(), 272, T0), Outcome::Authenticated(_)));
         let back = answer(&nonce, "right", Algorithm::Md5, 1);
         assert_eq!(
-            a.authenticate(&back, "REGISTER", REALM, &stored(), T0),
+            a.authenticate(&back, "REGISTER", REALM, &stored(), 275, T0),
             Outcome::Rejected(Rejection::Replay { nc: 1 })
         );
     }
@@ -278,9 +286,9 @@ mod tests {
         let nonce = first_nonce(&a, T0);
         let mut forged = answer(&nonce, "guess", Algorithm::Md5, u32::MAX);
         forged.response = "0".repeat(32);
-        assert!(matches!(a.authenticate(&forged, "REGISTER", REALM, &stored(), T0), Outcome::Rejected(_)));
+        assert!(matches!(a.authenticate(&forged, "REGISTER", REALM, &stored(), 286, T0), Outcome::Rejected(_)));
         let real = answer(&nonce, "right", Algorithm::Md5, 1);
-        assert!(matches!(a.authenticate(&real, "REGISTER", REALM, &stored(), T0), Outcome::Authenticated(_)));
+        assert!(matches!(a.authenticate(&real, "REGISTER", REALM, &stored(), 288, T0), Outcome::Authenticated(_)));
     }
 
     #[test]
@@ -289,10 +297,10 @@ mod tests {
         let nonce = first_nonce(&a, T0);
         let later = T0 + 301;
         let right = answer(&nonce, "right", Algorithm::Sha256, 1);
-        assert_eq!(a.authenticate(&right, "REGISTER", REALM, &stored(), later), Outcome::Stale);
+        assert_eq!(a.authenticate(&right, "REGISTER", REALM, &stored(), 297, later), Outcome::Stale);
         let wrong = answer(&nonce, "wrong", Algorithm::Sha256, 1);
         assert_eq!(
-            a.authenticate(&wrong, "REGISTER", REALM, &stored(), later),
+            a.authenticate(&wrong, "REGISTER", REALM, &stored(), 300, later),
             Outcome::Rejected(Rejection::Verify(VerifyError::Mismatch))
         );
     }
@@ -303,7 +311,7 @@ mod tests {
         let mut nonce = first_nonce(&a, T0);
         nonce.replace_range(0..1, if nonce.starts_with('0') { "1" } else { "0" });
         let req = answer(&nonce, "right", Algorithm::Md5, 1);
-        let outcome = a.authenticate(&req, "REGISTER", REALM, &stored(), T0);
+        let outcome = a.authenticate(&req, "REGISTER", REALM, &stored(), 311, T0);
         assert_eq!(outcome, Outcome::Rejected(Rejection::InvalidNonce));
         assert!(matches!(outcome, Outcome::Rejected(r) if !r.counts_as_failure()));
     }
@@ -313,13 +321,16 @@ mod tests {
         let mut a = authenticator(Policy::default());
         let req = answer(&first_nonce(&a, T0), "right", Algorithm::Md5, 1);
         assert!(matches!(
-            a.authenticate(&req, "REGISTER", "globex.pbx.example", &stored(), T0),
+            a.authenticate(&req, "REGISTER", "globex.pbx.example", &stored(), 321, T0),
             Outcome::Rejected(Rejection::WrongRealm { .. })
         ));
         // A nonce issued for another tenant, presented with our realm, is not ours.
         let foreign = nonce_of(&a.challenge("globex.pbx.example", false, None, T0)[0]);
         let req = answer(&foreign, "right", Algorithm::Md5, 1);
-        assert_eq!(a.authenticate(&req, "REGISTER", REALM, &stored(), T0), Outcome::Rejected(Rejection::InvalidNonce));
+        assert_eq!(
+            a.authenticate(&req, "REGISTER", REALM, &stored(), 327, T0),
+            Outcome::Rejected(Rejection::InvalidNonce)
+        );
     }
 
     #[test]
@@ -328,13 +339,13 @@ mod tests {
         let nonce = first_nonce(&a, T0);
         let md5 = answer(&nonce, "right", Algorithm::Md5, 1);
         assert_eq!(
-            a.authenticate(&md5, "REGISTER", REALM, &stored(), T0),
+            a.authenticate(&md5, "REGISTER", REALM, &stored(), 336, T0),
             Outcome::Rejected(Rejection::NotOffered(Algorithm::Md5))
         );
         let mut unknown = answer(&nonce, "right", Algorithm::Sha256, 1);
         unknown.algorithm = Some("SHA-512-256".into());
         assert_eq!(
-            a.authenticate(&unknown, "REGISTER", REALM, &stored(), T0),
+            a.authenticate(&unknown, "REGISTER", REALM, &stored(), 342, T0),
             Outcome::Rejected(Rejection::Verify(VerifyError::UnsupportedAlgorithm("SHA-512-256".into())))
         );
     }
@@ -345,11 +356,11 @@ mod tests {
         let nonce = first_nonce(&a, T0);
         let mut req = answer(&nonce, "right", Algorithm::Md5, 1);
         assert_eq!(
-            a.authenticate(&req, "REGISTER", REALM, &stored(), T0),
+            a.authenticate(&req, "REGISTER", REALM, &stored(), 353, T0),
             Outcome::Rejected(Rejection::OpaqueMismatch)
         );
         req.opaque = Some("op1".into());
-        assert!(matches!(a.authenticate(&req, "REGISTER", REALM, &stored(), T0), Outcome::Authenticated(_)));
+        assert!(matches!(a.authenticate(&req, "REGISTER", REALM, &stored(), 357, T0), Outcome::Authenticated(_)));
     }
 
     #[test]

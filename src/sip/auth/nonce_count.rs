@@ -13,7 +13,10 @@
 //! [`NcCheck::Stale`] (the client is re-challenged) instead of being treated as new. So a full
 //! table degrades to extra challenges, never to accepting a replay. Size it to the number of
 //! nonces in use within one nonce lifetime. This module must never accept an `nc` that is not
-//! strictly greater than the last one accepted for the same nonce.
+//! strictly greater than the last one accepted for the same nonce, except from a
+//! retransmission of the very request that was accepted with it (same request id): over UDP
+//! a lost answer makes the client send the same request again, and it must get the same
+//! answer, not a 401 for a replay.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,7 +26,7 @@ use std::time::Duration;
 pub enum NcCheck {
     /// `nc` is higher than any seen for this nonce; it is now recorded.
     Fresh,
-    /// `nc` is lower than or equal to one already accepted: a replay. Refuse.
+    /// `nc` is lower than or equal to one already accepted (by another request): a replay.
     Replay,
     /// The nonce is expired or its history was evicted: re-challenge with `stale=true`.
     Stale,
@@ -33,7 +36,8 @@ pub enum NcCheck {
 #[derive(Debug)]
 pub struct NonceCounts {
     /// Keyed by (issue time, nonce) so the oldest entries are first.
-    entries: BTreeMap<(u64, String), u32>,
+    /// The highest `nc` and the id of the request that brought it.
+    entries: BTreeMap<(u64, String), (u32, u64)>,
     max_entries: usize,
     lifetime_secs: u64,
     /// Newest issue time evicted while the table was full.
@@ -54,15 +58,20 @@ impl NonceCounts {
 
     /// Records `nc` for `nonce` if it is fresh. `issued_at` must be the nonce's authenticated
     /// issue time ([`super::NonceIssuer::issued_at`]).
-    pub fn accept(&mut self, nonce: &str, issued_at: u64, nc: u32, now_unix_secs: u64) -> NcCheck {
+    /// `request_id` identifies the request (a hash of its transaction id); the same request
+    /// retransmitted may repeat its `nc`.
+    pub fn accept(&mut self, nonce: &str, issued_at: u64, nc: u32, request_id: u64, now_unix_secs: u64) -> NcCheck {
         if self.expired(issued_at, now_unix_secs) {
             return NcCheck::Stale;
         }
         self.purge_expired(now_unix_secs);
         let key = (issued_at, nonce.to_owned());
-        if let Some(highest) = self.entries.get_mut(&key) {
+        if let Some((highest, by)) = self.entries.get_mut(&key) {
             if nc > *highest {
-                *highest = nc;
+                (*highest, *by) = (nc, request_id);
+                return NcCheck::Fresh;
+            }
+            if nc == *highest && request_id == *by {
                 return NcCheck::Fresh;
             }
             return NcCheck::Replay;
@@ -83,7 +92,7 @@ impl NonceCounts {
                 self.raise_watermark(evicted_at);
             }
         }
-        self.entries.insert(key, nc);
+        self.entries.insert(key, (nc, request_id));
         NcCheck::Fresh
     }
 
@@ -129,62 +138,63 @@ mod tests {
     #[test]
     fn increasing_counts_are_fresh() {
         let mut c = counts(8);
-        assert_eq!(c.accept("n", T0, 1, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("n", T0, 2, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("n", T0, 7, T0 + 1), NcCheck::Fresh, "gaps are allowed");
+        assert_eq!(c.accept("n", T0, 1, 0, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("n", T0, 2, 0, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("n", T0, 7, 0, T0 + 1), NcCheck::Fresh, "gaps are allowed");
     }
 
     #[test]
     fn replayed_nc_is_refused() {
         let mut c = counts(8);
-        assert_eq!(c.accept("n", T0, 1, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("n", T0, 1, T0), NcCheck::Replay);
+        assert_eq!(c.accept("n", T0, 1, 7, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("n", T0, 1, 7, T0), NcCheck::Fresh, "a retransmission of the same request");
+        assert_eq!(c.accept("n", T0, 1, 8, T0), NcCheck::Replay, "another request with the same nc");
     }
 
     #[test]
     fn nc_going_backwards_is_refused() {
         let mut c = counts(8);
-        assert_eq!(c.accept("n", T0, 5, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("n", T0, 4, T0), NcCheck::Replay);
-        assert_eq!(c.accept("n", T0, 6, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("n", T0, 5, 0, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("n", T0, 4, 0, T0), NcCheck::Replay);
+        assert_eq!(c.accept("n", T0, 6, 0, T0), NcCheck::Fresh);
     }
 
     #[test]
     fn nonces_are_independent() {
         let mut c = counts(8);
-        assert_eq!(c.accept("a", T0, 3, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("b", T0, 1, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("a", T0, 3, 0, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("b", T0, 1, 0, T0), NcCheck::Fresh);
     }
 
     #[test]
     fn expired_nonces_are_stale_and_purged() {
         let mut c = counts(8);
-        assert_eq!(c.accept("a", T0, 1, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("a", T0, 2, T0 + 301), NcCheck::Stale);
-        assert_eq!(c.accept("b", T0 + 301, 1, T0 + 301), NcCheck::Fresh);
+        assert_eq!(c.accept("a", T0, 1, 0, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("a", T0, 2, 0, T0 + 301), NcCheck::Stale);
+        assert_eq!(c.accept("b", T0 + 301, 1, 0, T0 + 301), NcCheck::Fresh);
         assert_eq!(c.len(), 1, "a was purged");
     }
 
     #[test]
     fn eviction_never_reopens_a_replay() {
         let mut c = counts(2);
-        assert_eq!(c.accept("a", T0, 1, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("b", T0 + 1, 1, T0 + 1), NcCheck::Fresh);
-        assert_eq!(c.accept("c", T0 + 2, 1, T0 + 2), NcCheck::Fresh); // evicts a
+        assert_eq!(c.accept("a", T0, 1, 0, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("b", T0 + 1, 1, 0, T0 + 1), NcCheck::Fresh);
+        assert_eq!(c.accept("c", T0 + 2, 1, 0, T0 + 2), NcCheck::Fresh); // evicts a
         assert_eq!(c.len(), 2);
         // a's history is gone: replaying a's nc=1 must not be accepted as new.
-        assert_eq!(c.accept("a", T0, 1, T0 + 2), NcCheck::Stale);
+        assert_eq!(c.accept("a", T0, 1, 0, T0 + 2), NcCheck::Stale);
         // Newer nonces are still tracked normally.
-        assert_eq!(c.accept("b", T0 + 1, 1, T0 + 2), NcCheck::Replay);
-        assert_eq!(c.accept("b", T0 + 1, 2, T0 + 2), NcCheck::Fresh);
+        assert_eq!(c.accept("b", T0 + 1, 1, 9, T0 + 2), NcCheck::Replay);
+        assert_eq!(c.accept("b", T0 + 1, 2, 0, T0 + 2), NcCheck::Fresh);
         // A brand-new nonce older than everything tracked while full is refused too.
-        assert_eq!(c.accept("z", T0 - 5, 1, T0 + 2), NcCheck::Stale);
+        assert_eq!(c.accept("z", T0 - 5, 1, 0, T0 + 2), NcCheck::Stale);
     }
 
     #[test]
     fn zero_capacity_is_clamped() {
         let mut c = counts(0);
-        assert_eq!(c.accept("a", T0, 1, T0), NcCheck::Fresh);
-        assert_eq!(c.accept("a", T0, 1, T0), NcCheck::Replay);
+        assert_eq!(c.accept("a", T0, 1, 0, T0), NcCheck::Fresh);
+        assert_eq!(c.accept("a", T0, 1, 9, T0), NcCheck::Replay);
     }
 }

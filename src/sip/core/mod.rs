@@ -9,6 +9,7 @@
 mod keepalive;
 mod options;
 pub mod register;
+mod replies;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +31,14 @@ use crate::sip::txn::{TimerConfig, TxnConfig, TxnEvent, TxnKey, TxnLayer};
 use crate::store::RegistrationWrite;
 
 pub use register::RegistrationView;
+use replies::RecentReplies;
+
+/// How an answer leaves: through the request's server transaction, or statelessly (with
+/// the request's id, so its retransmissions get the same answer from `RecentReplies`).
+pub enum Reply {
+    Txn(TxnKey),
+    Stateless(u64),
+}
 
 /// The methods pbxd answers today; the rest get 405 with this list.
 const ALLOW: &str = "REGISTER, OPTIONS";
@@ -69,6 +78,8 @@ pub struct SipCore {
     keepalive: KeepAlive,
     /// Keep-alive pings in flight, by their client transaction.
     pings: std::collections::HashMap<TxnKey, Ping>,
+    /// Recent stateless answers, for retransmissions.
+    replies: RecentReplies,
 }
 
 /// Seconds since the Unix epoch: registrations are stored with wall-clock expiry so they
@@ -109,6 +120,7 @@ impl SipCore {
             local,
             keepalive: KeepAlive::new(KeepAliveConfig { interval: config_interval, ..KeepAliveConfig::default() }),
             pings: std::collections::HashMap::new(),
+            replies: RecentReplies::new(65_536),
         })
     }
 
@@ -230,8 +242,30 @@ impl SipCore {
             }
             return;
         }
+        if matches!(msg.method(), Some(Method::Register | Method::Options)) {
+            // Answered statelessly: see `replies`.
+            let id = self.replies.request_id(&msg, &source);
+            match self.replies.get(id, now) {
+                Some(answer) => self.txn.send_stateless(source, answer),
+                None => self.on_request(Reply::Stateless(id), msg, source, now),
+            }
+            return;
+        }
         if let Some(event) = self.txn.handle_incoming(msg, source, now) {
             self.on_txn_event(event, now);
+        }
+    }
+
+    /// Sends an answer the way the request asked for.
+    fn send(&mut self, reply: &Reply, source: Source, bytes: Bytes, now: Instant) {
+        match reply {
+            Reply::Txn(key) => {
+                let _ = self.txn.send_response(key, bytes, now);
+            }
+            Reply::Stateless(id) => {
+                self.replies.insert(*id, bytes.clone(), now);
+                self.txn.send_stateless(source, bytes);
+            }
         }
     }
 
@@ -250,7 +284,7 @@ impl SipCore {
 
     fn on_txn_event(&mut self, event: TxnEvent<Source>, now: Instant) {
         match event {
-            TxnEvent::Request { key, msg, source } => self.on_request(key, msg, source, now),
+            TxnEvent::Request { key, msg, source } => self.on_request(Reply::Txn(key), msg, source, now),
             TxnEvent::Rejected { msg, source, error } => {
                 let status = if matches!(error, crate::sip::txn::TxnError::Full { .. }) { 503 } else { 400 };
                 if msg.is_request() && msg.method() != Some(Method::Ack) {
@@ -269,7 +303,7 @@ impl SipCore {
         }
     }
 
-    fn on_request(&mut self, key: TxnKey, msg: Message, source: Source, now: Instant) {
+    fn on_request(&mut self, reply: Reply, msg: Message, source: Source, now: Instant) {
         let method = msg.method();
         if let Some(status) = self.screen(&msg) {
             let tag = self.tag();
@@ -281,15 +315,15 @@ impl SipCore {
                 response = response.header("Unsupported", &tags);
             }
             let bytes = response.build();
-            let _ = self.txn.send_response(&key, bytes, now);
+            self.send(&reply, source, bytes, now);
             return;
         }
         match method {
-            Some(Method::Register) => self.on_register(&key, &msg, source, now),
-            Some(Method::Options) => self.on_options(&key, &msg, source, now),
+            Some(Method::Register) => self.on_register(&reply, &msg, source, now),
+            Some(Method::Options) => self.on_options(&reply, &msg, source, now),
             Some(Method::Cancel) => {
                 // No INVITE transactions are served yet, so a CANCEL never matches (§9.2).
-                self.respond(&key, &msg, source, 481, now);
+                self.respond(&reply, &msg, source, 481, now);
             }
             _ => {
                 let tag = self.tag();
@@ -299,7 +333,7 @@ impl SipCore {
                     .header("Allow", ALLOW)
                     .header("Server", SERVER)
                     .build();
-                let _ = self.txn.send_response(&key, bytes, now);
+                self.send(&reply, source, bytes, now);
             }
         }
     }
@@ -332,10 +366,10 @@ impl SipCore {
     }
 
     /// A response with a fresh To tag and the Server header.
-    fn respond(&mut self, key: &TxnKey, msg: &Message, source: Source, status: u16, now: Instant) {
+    fn respond(&mut self, reply: &Reply, msg: &Message, source: Source, status: u16, now: Instant) {
         let tag = self.tag();
         let bytes = ResponseBuilder::new(msg, status).source(source.addr).to_tag(&tag).header("Server", SERVER).build();
-        let _ = self.txn.send_response(key, bytes, now);
+        self.send(reply, source, bytes, now);
     }
 
     /// A To tag: unique per response, unpredictable across restarts.

@@ -3,13 +3,12 @@
 
 use std::time::Instant;
 
-use super::{ALLOW, SERVER, SUPPORTED, SipCore};
+use super::{ALLOW, Reply, SERVER, SUPPORTED, SipCore};
 use crate::sip::msg::{Message, ResponseBuilder};
 use crate::sip::transport::Source;
-use crate::sip::txn::TxnKey;
 
 impl SipCore {
-    pub(super) fn on_options(&mut self, key: &TxnKey, msg: &Message, source: Source, now: Instant) {
+    pub(super) fn on_options(&mut self, reply: &Reply, msg: &Message, source: Source, now: Instant) {
         let tag = self.tag();
         let bytes = ResponseBuilder::new(msg, 200)
             .source(source.addr)
@@ -21,6 +20,6 @@ impl SipCore {
             .header("Supported", SUPPORTED)
             .header("Server", SERVER)
             .build();
-        let _ = self.txn.send_response(key, bytes, now);
+        self.send(reply, source, bytes, now);
     }
 }

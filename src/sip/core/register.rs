@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SERVER, SipCore, unix_now};
+use super::{Reply, SERVER, SipCore, unix_now};
 use crate::config::daemon::{DigestAlgorithm, SipConfig};
 use crate::sip::auth::{
     Algorithm, Authenticator, Credential, DigestResponse, NonceCounts, NonceIssuer, Outcome, Policy,
@@ -17,7 +17,7 @@ use crate::sip::guard::{Admission, AuthFailures, FailureConfig, RateConfig, Rate
 use crate::sip::msg::{Message, ResponseBuilder, Uri};
 use crate::sip::registrar::{Binding, ExpiryPolicy, LocationChange, Transport, contact_header_value};
 use crate::sip::transport::Source;
-use crate::sip::txn::{PeerTransport, TxnKey};
+use crate::sip::txn::PeerTransport;
 use crate::store::{RegistrationWrite, StoredRegistration};
 
 /// One registered contact, as `pbxctl registrations` shows it.
@@ -120,7 +120,7 @@ fn digest_for_realm(msg: &Message, realm: &str) -> Option<DigestResponse> {
 }
 
 impl SipCore {
-    pub(super) fn on_register(&mut self, key: &TxnKey, msg: &Message, source: Source, now: Instant) {
+    pub(super) fn on_register(&mut self, key: &Reply, msg: &Message, source: Source, now: Instant) {
         let unix = unix_now();
         let snapshot = self.snapshot.borrow().clone();
         // The registrar domain (Request-URI host) picks the tenant.
@@ -144,7 +144,7 @@ impl SipCore {
             return self.respond_reason(key, msg, source, 403, "Forbidden (address of record in another domain)", now);
         }
         let credential = tenant.credentials.get(&user);
-        match self.authenticate(msg, &domain, &user, credential, source.addr.ip(), unix, now) {
+        match self.authenticate(msg, &domain, &user, credential, &source, unix, now) {
             Auth::Passed => {}
             Auth::Challenge { stale } => {
                 let challenges = self.auth.challenge(&domain, stale, credential, unix);
@@ -154,7 +154,7 @@ impl SipCore {
                 for c in &challenges {
                     response = response.header("WWW-Authenticate", c);
                 }
-                let _ = self.txn.send_response(key, response.build(), now);
+                self.send(key, source, response.build(), now);
                 return;
             }
             Auth::Refuse(status, reason) => return self.respond_reason(key, msg, source, status, reason, now),
@@ -179,7 +179,7 @@ impl SipCore {
                     response = response.header("Contact", &contacts);
                 }
                 let bytes = response.header("Server", SERVER).build();
-                let _ = self.txn.send_response(key, bytes, now);
+                self.send(key, source, bytes, now);
             }
             Err(error) => {
                 let status = error.status();
@@ -190,7 +190,7 @@ impl SipCore {
                     response = response.header("Min-Expires", policy.min);
                 }
                 let bytes = response.header("Server", SERVER).build();
-                let _ = self.txn.send_response(key, bytes, now);
+                self.send(key, source, bytes, now);
             }
         }
     }
@@ -204,10 +204,11 @@ impl SipCore {
         realm: &str,
         user: &str,
         credential: Option<&Credential>,
-        ip: IpAddr,
+        source: &Source,
         unix: u64,
         now: Instant,
     ) -> Auth {
+        let ip = source.addr.ip();
         if let Admission::UserThrottled { .. } = self.failures.check(ip, realm, user, now) {
             return Auth::Refuse(403, "Forbidden (too many failed attempts)");
         }
@@ -220,7 +221,9 @@ impl SipCore {
             return Auth::Refuse(400, "Bad Request (digest uri does not name this registrar)");
         }
         let unknown = Credential::Password(format!("{:x}", super::random_u64()));
-        let outcome = self.auth.authenticate(&digest, "REGISTER", realm, credential.unwrap_or(&unknown), unix);
+        let request_id = self.replies.request_id(msg, source);
+        let outcome =
+            self.auth.authenticate(&digest, "REGISTER", realm, credential.unwrap_or(&unknown), request_id, unix);
         match outcome {
             Outcome::Authenticated(_) if credential.is_some() => {
                 self.failures.record_success(ip, realm, user, now);
@@ -238,7 +241,7 @@ impl SipCore {
         }
     }
 
-    fn respond_reason(&mut self, key: &TxnKey, msg: &Message, source: Source, status: u16, reason: &str, now: Instant) {
+    fn respond_reason(&mut self, key: &Reply, msg: &Message, source: Source, status: u16, reason: &str, now: Instant) {
         let tag = self.tag();
         let bytes = ResponseBuilder::new(msg, status)
             .source(source.addr)
@@ -246,7 +249,7 @@ impl SipCore {
             .reason(reason)
             .header("Server", SERVER)
             .build();
-        let _ = self.txn.send_response(key, bytes, now);
+        self.send(key, source, bytes, now);
     }
 
     pub(super) fn registrations(&self, tenant: Option<&str>) -> Vec<RegistrationView> {
