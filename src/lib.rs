@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod dialplan;
+pub mod media;
 pub mod plan;
 pub mod reconcile;
 pub mod sip;

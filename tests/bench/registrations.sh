@@ -22,8 +22,8 @@
 #   MEM=1                 0 skips the memory step; MEM_RATE=5000 its registration rate
 #   PBXD_T1=              [sip] t1 for pbxd in the rate steps (empty: pbxd's default, 500ms)
 #   MEM_T1=2ms            [sip] t1 for pbxd in the memory step (see below)
-#   PBXD_PORT=25080 KAM_PORT=25060 SIPP_PORT=25090   UDP ports on 127.0.0.1
-#   QUIET_WAIT=20         before each step, wait up to this long for other processes to
+#   PBXD_PORT KAM_PORT SIPP_PORT   UDP ports on 127.0.0.1 (default: free ports the kernel picks)
+#   QUIET_WAIT=30         before each step, wait up to this long for other processes to
 #                         use < 25% of a core (a shared machine); 0 does not wait
 #   NO_BUILD=1            use target/release/pbxd as it is
 #   KEEP=1                keep the temp folder (configs, SIPp logs) and print its path
@@ -49,11 +49,14 @@ MEM_CALLS=100000                  # users 0000..9999 x 10 contacts (reg_mem.xml,
 PBXD_T1=${PBXD_T1:-}
 MEM_T1=${MEM_T1:-2ms}
 IP=127.0.0.1                      # never anything else
-PBXD_PORT=${PBXD_PORT:-25080}
-KAM_PORT=${KAM_PORT:-25060}
-SIPP_PORT=${SIPP_PORT:-25090}
+free_port() {             # a UDP port on 127.0.0.1 that nothing holds right now (kernel's pick)
+  python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+PBXD_PORT=${PBXD_PORT:-$(free_port)}
+KAM_PORT=${KAM_PORT:-$(free_port)}
+SIPP_PORT=${SIPP_PORT:-$(free_port)}
 KAM_WORKERS=${KAM_WORKERS:-4}
-QUIET_WAIT=${QUIET_WAIT:-20}
+QUIET_WAIT=${QUIET_WAIT:-30}
 PBXD=${PBXD:-$ROOT/target/release/pbxd}
 PBXCTL=${PBXCTL:-$ROOT/target/release/pbxctl}
 HZ=$(getconf CLK_TCK)
@@ -65,9 +68,10 @@ log() { printf '[%3ds] %s\n' "$((SECONDS - BEGIN))" "$*" >&2; }
 die() { echo "registrations.sh: ERROR: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (apt-get, sysctl)"
-for p in $PBXD_PORT $KAM_PORT $SIPP_PORT; do
-  [[ $p =~ ^[0-9]+$ ]] || die "port $p is not a number"
-  [ -z "$(ss -Hunl "sport = :$p" 2>/dev/null)" ] || die "UDP port $p on this machine is in use; set PBXD_PORT/KAM_PORT/SIPP_PORT"
+for p in $PBXD_PORT $KAM_PORT $SIPP_PORT; do [[ $p =~ ^[0-9]+$ ]] || die "port $p is not a number"; done
+[ "$(printf '%s\n' $PBXD_PORT $KAM_PORT $SIPP_PORT | sort -u | wc -l)" = 3 ] || die "PBXD_PORT, KAM_PORT and SIPP_PORT must differ"
+for p in $PBXD_PORT $KAM_PORT; do
+  [ -z "$(ss -Hunl "sport = :$p" 2>/dev/null)" ] || die "UDP port $p on this machine is in use; set PBXD_PORT/KAM_PORT"
 done
 
 # --- packages and binaries ---------------------------------------------------------------------
@@ -135,16 +139,17 @@ group_ticks() {            # utime+stime (clock ticks) of all live processes in 
   # fields 14/15 after a comm without spaces (pbxd, kamailio)
   [ -n "$files" ] && awk '{ s += $14 + $15 } END { print s + 0 }' $files 2>/dev/null || echo 0
 }
-# utime+stime+cutime+cstime of every process, "PID TICKS" lines. (/proc/stat's tick-sampled
-# busy time undercounts bursty loads badly on this VM; per-process times are exact.)
-all_ticks() {
-  awk '{ pid = $1; sub(/^.*\) /, ""); print pid, $12 + $13 + $14 + $15 }' /proc/[0-9]*/stat 2>/dev/null || true
+# CPU used by the whole machine so far, in clock ticks: the root cpuacct cgroup (cgroup v1,
+# exact), else the sum of utime+stime+cutime+cstime over all processes (a process that ended
+# moved its time into its parent's cutime). /proc/stat's tick-sampled busy time is not used:
+# it undercounts bursty loads badly on VMs.
+machine_ticks() {
+  local f=/sys/fs/cgroup/cpuacct/cpuacct.usage
+  if [ -r $f ]; then echo $(($(cat $f) * HZ / 1000000000)); return; fi
+  awk '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s }' /proc/[0-9]*/stat 2>/dev/null || true
 }
-# other_ticks BEFORE AFTER EXCLUDED_TICKS: CPU used by all processes in between, less
-# EXCLUDED_TICKS. The sums include cutime/cstime, and a process that ended in between moved
-# all its time into its parent's cutime, so the difference of the sums is the CPU used.
-other_ticks() {
-  awk -v ex="$3" 'NR == FNR { b += $2; next } { a += $2 } END { print a - b - ex }' "$1" "$2"
+self_ticks() {             # this script and its waited-for children (SIPp, helpers)
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' /proc/$$/stat
 }
 udp_drops() { awk '/^Udp:/{ if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else { print $c["RcvbufErrors"]; exit } }' /proc/net/snmp; }
 rss_kb() { awk '/^VmRSS:/{ print $2 }' "/proc/$1/status"; }
@@ -225,11 +230,25 @@ run_sipp() {
   local d=$1 scen=$2 users=$3 port=$4 rate=$5 calls=$6
   # at most 1 s of calls open at once, and below SIPp's open-files limit (20,000 here)
   local limit=$((rate < 1000 ? 1000 : rate > 15000 ? 15000 : rate)) bound=$((calls / rate * 4 + 40))
+  local sport=$SIPP_PORT attempt
   mkdir -p "$d"
+  # SIPp's own port: SIPP_PORT, or a free one if something else took it meanwhile
+  for attempt in 1 2 3; do
+    rm -f "$d/errors.log"
+    run_sipp_on "$d" "$sport" "$@" "$limit" "$bound"
+    grep -qs "Unable to bind main socket" "$d/errors.log" "$d/sipp.out" || return 0
+    log "SIPp could not bind $IP:$sport; trying another port"
+    sport=$(free_port)
+  done
+  die "SIPp could not bind a port 3 times"
+}
+
+run_sipp_on() {            # run_sipp_on OUTDIR SIPP_PORT OUTDIR SCENARIO USERS PORT RATE CALLS LIMIT BOUND
+  local d=$1 sport=$2 scen=$4 users=$5 port=$6 rate=$7 calls=$8 limit=$9 bound=${10}
   (
     set +e
     cd "$d"
-    timeout -k 5 "$bound" sipp -sf "$scen" -inf "$users" -i "$IP" -p "$SIPP_PORT" \
+    timeout -k 5 "$bound" sipp -sf "$scen" -inf "$users" -i "$IP" -p "$sport" \
       -r "$rate" -m "$calls" -l "$limit" -recv_timeout 4000 -buff_size 4194304 \
       -max_recv_loops 100000 -max_sched_loops 100000 -default_behaviors all,-bye \
       -trace_stat -stf stat.csv -fd 200ms -trace_err -error_file errors.log -nostdin \
@@ -263,12 +282,12 @@ echo "server,metric,before_kb,after_kb,contacts,ok,calls,bytes_per_contact" >"$M
 # that a compile on the same machine does not disturb a step; the step runs anyway after that
 # (and the report flags it)
 wait_quiet() {
-  local deadline=$((SECONDS + QUIET_WAIT)) f0="$WORK/q0" f1="$WORK/q1" s0 s1 pct
+  local deadline=$((SECONDS + QUIET_WAIT)) m0 m1 s0 s1 pct
   while :; do
-    all_ticks >"$f0"; s0=$(awk -v p=$$ '$1 == p { print $2 }' "$f0")
+    m0=$(machine_ticks); s0=$(self_ticks)
     sleep 1
-    all_ticks >"$f1"; s1=$(awk -v p=$$ '$1 == p { print $2 }' "$f1")
-    pct=$(($(other_ticks "$f0" "$f1" $((s1 - s0))) * 100 / HZ))
+    m1=$(machine_ticks); s1=$(self_ticks)
+    pct=$(((m1 - m0 - (s1 - s0)) * 100 / HZ))
     [ "$pct" -ge 25 ] || return 0
     if [ "$SECONDS" -ge "$deadline" ]; then log "machine still busy (${pct}% of a core used by others); going on"; return 0; fi
     log "machine busy (${pct}% of a core used by other processes); waiting"
@@ -277,19 +296,17 @@ wait_quiet() {
 }
 
 run_step() {               # run_step SERVER RATE
-  local srv=$1 rate=$2 calls=$(($2 * STEP_SECS)) pg d t0 t1 s0 s1 other u0 u1 w0 w1 line
+  local srv=$1 rate=$2 calls=$(($2 * STEP_SECS)) pg d t0 t1 s0 s1 m0 m1 other u0 u1 w0 w1 line
   pg=$(server_pg "$srv")
   d="$WORK/steps/$srv-$rate"
   kill -0 "$pg" 2>/dev/null || die "$srv is not running"
   wait_quiet
-  all_ticks >"$d.all0"; s0=$(awk -v p=$$ '$1 == p { print $2 }' "$d.all0")
-  t0=$(group_ticks "$pg"); u0=$(udp_drops); w0=$(date +%s.%N)
+  m0=$(machine_ticks); s0=$(self_ticks); t0=$(group_ticks "$pg"); u0=$(udp_drops); w0=$(date +%s.%N)
   run_sipp "$d" "$DIR/reg_auth.xml" "$WORK/gen/users.csv" "$(server_port "$srv")" "$rate" "$calls"
   sleep 0.5                # let the server finish what is queued (pbxd writes registrations in batches)
-  t1=$(group_ticks "$pg"); u1=$(udp_drops); w1=$(date +%s.%N)
-  all_ticks >"$d.all1"; s1=$(awk -v p=$$ '$1 == p { print $2 }' "$d.all1")
+  t1=$(group_ticks "$pg"); u1=$(udp_drops); w1=$(date +%s.%N); m1=$(machine_ticks); s1=$(self_ticks)
   # other = everything but the server and this script with its children (SIPp, helpers)
-  other=$(other_ticks "$d.all0" "$d.all1" $((t1 - t0 + s1 - s0)))
+  other=$((m1 - m0 - (t1 - t0) - (s1 - s0)))
   eval "$(sipp_stats "$d" "$calls")"
   # shellcheck disable=SC2154  # created, ok, ... come from sipp_stats
   [ "$reasons" = none ] || reasons="$reasons;$(unexpected_answers "$d/errors.log")"
