@@ -1,7 +1,7 @@
 //! pbx: a multi-tenant IP PBX. The library holds everything; `pbxd` and `pbxctl` are thin
 //! binaries over it.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod api;
 pub mod config;

@@ -328,7 +328,7 @@ for srv in $SERVERS; do
     *) die "unknown server $srv" ;;
   esac
 done
-log "rate steps: $RATES registrations/s, ${STEP_SECS}s each"
+log "rate steps: $RATES registrations/s, ${STEP_SECS}s each; UDP $IP ports: pbxd $PBXD_PORT, kamailio $KAM_PORT, SIPp $SIPP_PORT"
 for rate in $RATES; do
   for srv in $SERVERS; do run_step "$srv" "$rate"; done
 done

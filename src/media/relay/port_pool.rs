@@ -1,0 +1,231 @@
+//! RTP/RTCP port pairs from a configured range, leased with a guard.
+//!
+//! Exists so every leg gets an even RTP port with RTCP on the next port, and so no call path
+//! can leak ports: the [`PortPair`] owns both sockets and returns the pair to the pool when it
+//! is dropped, after its sockets are closed. It must never hand out a port twice, and never
+//! give up on the pool because one port is held by someone else: such a port is skipped.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::ops::RangeInclusive;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::media::relay::error::RelayError;
+
+/// Where and how the pool binds its sockets.
+#[derive(Debug, Clone)]
+pub struct PortPoolConfig {
+    /// Address every RTP/RTCP socket binds to, e.g. `127.0.0.1` or the node's media address.
+    pub ip: IpAddr,
+    /// Port range, e.g. `20000..=29999`; RTP ports are the even ones, RTCP the odd one above.
+    pub ports: RangeInclusive<u16>,
+    /// `SO_RCVBUF` asked for each socket, e.g. `Some(256 * 1024)`; `None` keeps the system default.
+    pub recv_buffer: Option<usize>,
+    /// `SO_SNDBUF` asked for each socket; `None` keeps the system default.
+    pub send_buffer: Option<usize>,
+}
+
+impl PortPoolConfig {
+    /// A pool on `ip` over `ports` with the system's socket buffer sizes.
+    pub fn new(ip: IpAddr, ports: RangeInclusive<u16>) -> Self {
+        PortPoolConfig { ip, ports, recv_buffer: None, send_buffer: None }
+    }
+}
+
+/// Thread-safe pool of RTP/RTCP pairs; clones share the same pool.
+#[derive(Clone, Debug)]
+pub struct PortPool {
+    inner: Arc<PoolInner>,
+}
+
+#[derive(Debug)]
+struct PoolInner {
+    config: PortPoolConfig,
+    first: u16,
+    last: u16,
+    pairs: usize,
+    /// Free RTP ports; freed ports go to the back so a port rests before it is reused.
+    free: Mutex<VecDeque<u16>>,
+}
+
+/// A leased RTP/RTCP pair: two bound non-blocking sockets. Dropping it closes the sockets, then
+/// gives the ports back.
+#[derive(Debug)]
+pub struct PortPair {
+    // Field order matters: the sockets are dropped (closed) before the lease returns the ports.
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    lease: Lease,
+}
+
+#[derive(Debug)]
+struct Lease {
+    pool: Arc<PoolInner>,
+    rtp_port: u16,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        lock(&self.pool.free).push_back(self.rtp_port);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding this lock cannot leave the queue half-updated: recover the data.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PortPool {
+    /// Build the pool; fails when the range holds no RTP/RTCP pair.
+    pub fn new(config: PortPoolConfig) -> Result<Self, RelayError> {
+        let (start, end) = (*config.ports.start(), *config.ports.end());
+        let first = start.saturating_add(start % 2);
+        let free: VecDeque<u16> =
+            (u32::from(first)..u32::from(end)).step_by(2).filter_map(|p| u16::try_from(p).ok()).collect();
+        if free.is_empty() {
+            return Err(RelayError::EmptyRange { first: start, last: end });
+        }
+        let pairs = free.len();
+        let inner = PoolInner { first, last: end, pairs, free: Mutex::new(free), config };
+        Ok(PortPool { inner: Arc::new(inner) })
+    }
+
+    /// Lease a pair: the first free even port whose pair binds. Ports that fail to bind are put
+    /// back at the end of the queue and skipped.
+    pub fn allocate(&self) -> Result<PortPair, RelayError> {
+        let pool = &self.inner;
+        let mut free = lock(&pool.free);
+        if free.is_empty() {
+            return Err(RelayError::PortsExhausted {
+                ip: pool.config.ip,
+                first: pool.first,
+                last: pool.last,
+                pairs: pool.pairs,
+            });
+        }
+        let mut last_err = None;
+        for _ in 0..free.len() {
+            let Some(port) = free.pop_front() else { break };
+            match bind_pair(&pool.config, port) {
+                Ok((rtp, rtcp)) => {
+                    return Ok(PortPair { rtp, rtcp, lease: Lease { pool: Arc::clone(pool), rtp_port: port } });
+                }
+                Err(e) => {
+                    free.push_back(port);
+                    last_err = Some(e);
+                }
+            }
+        }
+        let source = last_err.unwrap_or_else(|| io::Error::other("no free port"));
+        Err(RelayError::NoBindablePorts { ip: pool.config.ip, source })
+    }
+
+    /// Pairs not leased right now.
+    pub fn available(&self) -> usize {
+        lock(&self.inner.free).len()
+    }
+
+    /// Pairs the range holds in all.
+    pub fn capacity(&self) -> usize {
+        self.inner.pairs
+    }
+}
+
+impl PortPair {
+    /// The RTP socket (even port).
+    pub fn rtp(&self) -> &UdpSocket {
+        &self.rtp
+    }
+
+    /// The RTCP socket (RTP port + 1).
+    pub fn rtcp(&self) -> &UdpSocket {
+        &self.rtcp
+    }
+
+    /// Local RTP address, for the SDP `c=`/`m=` lines.
+    pub fn rtp_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.lease.pool.config.ip, self.lease.rtp_port)
+    }
+
+    /// Local RTCP address.
+    pub fn rtcp_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.lease.pool.config.ip, self.lease.rtp_port + 1)
+    }
+}
+
+fn bind_pair(config: &PortPoolConfig, rtp_port: u16) -> io::Result<(UdpSocket, UdpSocket)> {
+    let rtp = bind_one(config, rtp_port)?;
+    let rtcp = bind_one(config, rtp_port + 1)?;
+    Ok((rtp, rtcp))
+}
+
+fn bind_one(config: &PortPoolConfig, port: u16) -> io::Result<UdpSocket> {
+    let addr = SocketAddr::new(config.ip, port);
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(size) = config.recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    if let Some(size) = config.send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn pairs_are_even_rtp_and_next_rtcp() {
+        let pool = PortPool::new(PortPoolConfig::new(LOCAL, 41001..=41010)).unwrap();
+        assert_eq!(pool.capacity(), 4, "41002/3, 41004/5, 41006/7, 41008/9; 41010 has no RTCP port");
+        let pair = pool.allocate().unwrap();
+        assert_eq!(pair.rtp_addr().port() % 2, 0);
+        assert_eq!(pair.rtcp_addr().port(), pair.rtp_addr().port() + 1);
+        assert_eq!(pair.rtp().local_addr().unwrap(), pair.rtp_addr());
+        assert_eq!(pair.rtcp().local_addr().unwrap(), pair.rtcp_addr());
+    }
+
+    #[test]
+    fn guard_releases_ports_and_exhaustion_is_an_error() {
+        let pool = PortPool::new(PortPoolConfig::new(LOCAL, 41020..=41023)).unwrap();
+        let a = pool.allocate().unwrap();
+        let b = pool.allocate().unwrap();
+        assert_ne!(a.rtp_addr(), b.rtp_addr());
+        assert_eq!(pool.available(), 0);
+        let err = pool.allocate().unwrap_err();
+        assert!(matches!(err, RelayError::PortsExhausted { pairs: 2, .. }), "{err}");
+        assert!(err.to_string().contains("exhausted"));
+        let freed = a.rtp_addr();
+        drop(a);
+        assert_eq!(pool.available(), 1);
+        let c = pool.allocate().unwrap();
+        assert_eq!(c.rtp_addr(), freed, "the released pair is usable again (its sockets were closed)");
+    }
+
+    #[test]
+    fn ports_held_elsewhere_are_skipped() {
+        let squatter = UdpSocket::bind((LOCAL, 41041)).unwrap(); // RTCP port of the first pair
+        let pool = PortPool::new(PortPoolConfig::new(LOCAL, 41040..=41043)).unwrap();
+        let pair = pool.allocate().unwrap();
+        assert_eq!(pair.rtp_addr().port(), 41042);
+        let err = pool.allocate().unwrap_err();
+        assert!(matches!(err, RelayError::NoBindablePorts { .. }), "{err}");
+        drop(squatter);
+        assert_eq!(pool.allocate().unwrap().rtp_addr().port(), 41040, "skipped port is retried later");
+    }
+
+    #[test]
+    fn empty_range_is_rejected() {
+        let err = PortPool::new(PortPoolConfig::new(LOCAL, 41051..=41052)).unwrap_err();
+        assert!(matches!(err, RelayError::EmptyRange { .. }), "{err}");
+    }
+}

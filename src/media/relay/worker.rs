@@ -1,0 +1,300 @@
+//! A relay worker: one OS thread, one epoll set, the sockets of its sessions.
+//!
+//! Exists to move packets with as few syscalls as possible: level-triggered epoll tells which
+//! sockets are readable, `recvmmsg` drains up to a batch from one socket, the session core
+//! judges each datagram, and one `sendmmsg` forwards the accepted ones in place from the other
+//! leg's socket. Control messages arrive over a channel plus an eventfd wake-up; inactivity is
+//! checked on a coarse tick. It must never block on anything but `epoll_wait`, never allocate
+//! per packet, and never run call logic: it only reports events.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use crate::media::relay::engine::{RelayEvent, SessionId};
+use crate::media::relay::io::{Events, Poller, RecvBatch, Waker};
+use crate::media::relay::port_pool::PortPair;
+use crate::media::relay::session::{Channel, Leg, SessionCore};
+
+/// Token of the worker's eventfd; session tokens are `slot << 2 | socket` and never reach it.
+const WAKE: u64 = u64::MAX;
+/// Ready descriptors taken per `epoll_wait`.
+const EVENTS: usize = 1024;
+/// `recvmmsg` calls per readiness event before moving on (level-triggered epoll comes back).
+const MAX_ROUNDS: usize = 4;
+
+/// Requests from session handles to the worker that owns the session.
+pub(crate) enum Control {
+    Add(Box<NewSession>),
+    Remove(SessionId),
+    UpdateRemote { id: SessionId, leg: Leg, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr> },
+    Hold { id: SessionId, hold: bool },
+    ReopenLatch(SessionId),
+    Shutdown,
+}
+
+/// A session handed to its worker: the core and both legs' port pairs.
+pub(crate) struct NewSession {
+    pub id: SessionId,
+    pub core: SessionCore,
+    pub ports: [PortPair; 2],
+}
+
+struct Entry {
+    id: SessionId,
+    core: SessionCore,
+    ports: [PortPair; 2],
+}
+
+impl Entry {
+    fn socket(&self, leg: Leg, ch: Channel) -> &UdpSocket {
+        let p = &self.ports[leg.index()];
+        match ch {
+            Channel::Rtp => p.rtp(),
+            Channel::Rtcp => p.rtcp(),
+        }
+    }
+}
+
+fn decode(token: u64) -> (usize, Leg, Channel) {
+    let leg = if token & 2 == 0 { Leg::A } else { Leg::B };
+    let ch = if token & 1 == 0 { Channel::Rtp } else { Channel::Rtcp };
+    ((token >> 2) as usize, leg, ch)
+}
+
+fn encode(slot: usize, leg: Leg, ch: Channel) -> u64 {
+    (slot as u64) << 2 | (leg.index() as u64) << 1 | u64::from(ch == Channel::Rtcp)
+}
+
+/// Settings a worker runs with.
+pub(crate) struct WorkerSettings {
+    pub batch: usize,
+    pub inactivity_timeout: Duration,
+    pub coalesce: Duration,
+}
+
+pub(crate) struct Worker {
+    poller: Poller,
+    waker: Arc<Waker>,
+    rx: Receiver<Control>,
+    events_tx: Sender<RelayEvent>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    by_id: HashMap<SessionId, usize>,
+    batch: RecvBatch,
+    fwd: Vec<u16>,
+    settings: WorkerSettings,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        poller: Poller,
+        waker: Arc<Waker>,
+        rx: Receiver<Control>,
+        events_tx: Sender<RelayEvent>,
+        settings: WorkerSettings,
+    ) -> std::io::Result<Self> {
+        poller.add(waker.fd(), WAKE)?;
+        let batch = RecvBatch::new(settings.batch);
+        let fwd = Vec::with_capacity(batch.capacity());
+        Ok(Worker {
+            poller,
+            waker,
+            rx,
+            events_tx,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            batch,
+            fwd,
+            settings,
+        })
+    }
+
+    /// The thread body; returns on [`Control::Shutdown`] or when every handle and the relay are gone.
+    pub(crate) fn run(mut self) {
+        let tick = (self.settings.inactivity_timeout / 8).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        let mut events = Events::with_capacity(EVENTS);
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            let ready = match self.poller.wait(&mut events, Some(timeout)) {
+                Ok(n) => n,
+                Err(_) => {
+                    // Only EBADF/EINVAL/EFAULT are possible here; none can heal. Avoid a hot spin.
+                    std::thread::sleep(Duration::from_millis(10));
+                    0
+                }
+            };
+            let mut control = false;
+            for token in events.tokens() {
+                if token == WAKE {
+                    control = true;
+                } else {
+                    self.readable(token);
+                }
+            }
+            if control {
+                self.waker.drain();
+                if !self.control() {
+                    return;
+                }
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.housekeeping(now);
+                next_tick = now + tick;
+            }
+            // Coalesce: let packets gather for a while unless the last wait was already full.
+            if ready > 0 && ready < EVENTS && !self.settings.coalesce.is_zero() {
+                std::thread::sleep(self.settings.coalesce);
+            }
+        }
+    }
+
+    fn readable(&mut self, token: u64) {
+        let (slot, leg, ch) = decode(token);
+        let Some(Some(entry)) = self.slots.get_mut(slot) else { return };
+        let to = leg.other();
+        for _ in 0..MAX_ROUNDS {
+            let n = match self.batch.recv(entry.socket(leg, ch).as_fd()) {
+                Ok(n) => n,
+                Err(_) => break, // e.g. a queued ICMP error; the next readiness retries
+            };
+            if n == 0 {
+                break;
+            }
+            let now = Instant::now();
+            self.fwd.clear();
+            for i in 0..n {
+                match self.batch.packet_mut(i) {
+                    Some((pkt, src)) => {
+                        if entry.core.on_packet(leg, ch, src, pkt, now) {
+                            self.fwd.push(i as u16); // i < batch capacity <= 1024
+                        }
+                    }
+                    None => entry.core.on_unreadable(leg),
+                }
+            }
+            if !self.fwd.is_empty() {
+                match entry.core.target(to, ch) {
+                    Some(dst) => {
+                        let sent = self.batch.forward(entry.socket(to, ch).as_fd(), &self.fwd, dst).unwrap_or(0);
+                        let bytes = self.fwd[..sent].iter().map(|&i| self.batch.len_of(usize::from(i))).sum();
+                        entry.core.on_sent(to, ch, sent, bytes, self.fwd.len() - sent);
+                    }
+                    None => entry.core.on_no_target(to, self.fwd.len()),
+                }
+            }
+            if n < self.batch.capacity() {
+                break;
+            }
+        }
+    }
+
+    /// Apply pending control messages; false when the worker must stop.
+    fn control(&mut self) -> bool {
+        loop {
+            let msg = match self.rx.try_recv() {
+                Ok(msg) => msg,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            };
+            let now = Instant::now();
+            match msg {
+                Control::Add(new) => self.add(*new),
+                Control::Remove(id) => self.remove(id),
+                Control::UpdateRemote { id, leg, rtp, rtcp } => {
+                    if let Some(e) = self.entry(id) {
+                        e.core.update_remote(leg, rtp, rtcp, now);
+                    }
+                }
+                Control::Hold { id, hold } => {
+                    if let Some(e) = self.entry(id) {
+                        e.core.set_hold(hold, now);
+                    }
+                }
+                Control::ReopenLatch(id) => {
+                    if let Some(e) = self.entry(id) {
+                        e.core.reopen_latch(now);
+                    }
+                }
+                Control::Shutdown => return false,
+            }
+        }
+    }
+
+    fn entry(&mut self, id: SessionId) -> Option<&mut Entry> {
+        let slot = *self.by_id.get(&id)?;
+        self.slots.get_mut(slot)?.as_mut()
+    }
+
+    fn add(&mut self, new: NewSession) {
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        let entry = Entry { id: new.id, core: new.core, ports: new.ports };
+        let mut result = Ok(());
+        for leg in [Leg::A, Leg::B] {
+            for ch in [Channel::Rtp, Channel::Rtcp] {
+                if result.is_ok() {
+                    result = self.poller.add(entry.socket(leg, ch).as_fd(), encode(slot, leg, ch));
+                }
+            }
+        }
+        if let Err(e) = result {
+            // Dropping the entry closes its sockets (which leaves epoll) and frees its ports.
+            let _ = self.events_tx.send(RelayEvent::Failed { session: entry.id, reason: e.to_string() });
+            if slot < self.slots.len() {
+                self.free.push(slot);
+            }
+            return;
+        }
+        if slot == self.slots.len() {
+            self.slots.push(Some(entry));
+        } else {
+            self.slots[slot] = Some(entry);
+        }
+        self.by_id.insert(new.id, slot);
+    }
+
+    fn remove(&mut self, id: SessionId) {
+        let Some(slot) = self.by_id.remove(&id) else { return };
+        if let Some(entry) = self.slots.get_mut(slot).and_then(Option::take) {
+            for leg in [Leg::A, Leg::B] {
+                for ch in [Channel::Rtp, Channel::Rtcp] {
+                    let _ = self.poller.delete(entry.socket(leg, ch).as_fd());
+                }
+            }
+            drop(entry); // closes the sockets, then returns the ports to the pool
+            self.free.push(slot);
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        for entry in self.slots.iter_mut().flatten() {
+            if let Some(idle) = entry.core.poll_inactive(now, self.settings.inactivity_timeout) {
+                let _ = self.events_tx.send(RelayEvent::Inactive { session: entry.id, idle });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        for slot in [0usize, 1, 4095, 1 << 40] {
+            for leg in [Leg::A, Leg::B] {
+                for ch in [Channel::Rtp, Channel::Rtcp] {
+                    let t = encode(slot, leg, ch);
+                    assert_ne!(t, WAKE);
+                    assert_eq!(decode(t), (slot, leg, ch));
+                }
+            }
+        }
+    }
+}
