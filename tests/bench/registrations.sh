@@ -276,7 +276,7 @@ sipp_stats() {
 STEPS_CSV="$RESULTS/steps.csv"
 MEM_CSV="$RESULTS/memory.csv"
 echo "server,rate,calls,created,ok,failed,create_secs,elapsed_secs,server_ticks,sipp_cpu_secs,other_ticks,wall_secs,udp_drops,retrans,sipp_rc,reasons" >"$STEPS_CSV"
-echo "server,metric,before_kb,after_kb,contacts,ok,calls,bytes_per_contact" >"$MEM_CSV"
+echo "server,metric,pass,before_kb,after_kb,count,ok,calls,bytes_per" >"$MEM_CSV"
 
 # wait_quiet: wait (at most QUIET_WAIT s) until other processes use < 25% of one core, so
 # that a compile on the same machine does not disturb a step; the step runs anyway after that
@@ -338,10 +338,14 @@ fi
 for srv in $SERVERS; do stop_server "$srv"; done
 
 # --- memory per contact --------------------------------------------------------------------------
-mem_row() {                # mem_row SERVER METRIC BEFORE AFTER CONTACTS OK
+# Pass "new": 100,000 registrations that each add a contact (10 per user). Pass "refresh": the
+# same 100,000 again, which only refresh those contacts: what memory still grows then is
+# per-registration state other than contacts (e.g. pbxd's nonce-count table, kept for the
+# nonce lifetime), which pass "new" includes too.
+mem_row() {                # mem_row SERVER METRIC PASS BEFORE AFTER CONTACTS OK
   local per="-"
-  [ "${5:-0}" -gt 0 ] && per=$(((${4} - ${3}) * 1024 / ${5}))
-  echo "$1,$2,$3,$4,$5,$6,$MEM_CALLS,$per" >>"$MEM_CSV"
+  [ "${6:-0}" -gt 0 ] && per=$((($5 - $4) * 1024 / $6))
+  echo "$1,$2,$3,$4,$5,$6,$7,$MEM_CALLS,$per" >>"$MEM_CSV"
 }
 
 wait_contacts() {          # wait_contacts SERVER WANT: poll the contact count until stable
@@ -354,34 +358,39 @@ wait_contacts() {          # wait_contacts SERVER WANT: poll the contact count u
   echo "$n"
 }
 
+mem_sample() {             # mem_sample SERVER: "KB" (pbxd RSS) or "PSS_KB SHM_KB" (kamailio)
+  if [ "$1" = pbxd ]; then rss_kb "$PBXD_PG"; else echo "$(pss_group_kb "$KAM_PG") $(kam_shm_kb)"; fi
+}
+
 if [ "$MEM" = 1 ]; then
   for srv in $SERVERS; do
-    d="$WORK/steps/$srv-memory"
-    if [ "$srv" = pbxd ]; then
-      start_pbxd memory "$MEM_T1"
-      sleep 1
-      before=$(rss_kb "$PBXD_PG")
-    else
-      start_kamailio memory
-      sleep 1
-      before=$(pss_group_kb "$KAM_PG"); shm_before=$(kam_shm_kb)
-    fi
-    wait_quiet
-    log "$srv: registering $MEM_CALLS distinct contacts at $MEM_RATE/s"
-    run_sipp "$d" "$DIR/reg_mem.xml" "$WORK/gen/users_mem.csv" "$(server_port "$srv")" "$MEM_RATE" "$MEM_CALLS"
-    eval "$(sipp_stats "$d" "$MEM_CALLS")"
-    [ "$ok" = "$MEM_CALLS" ] || head -c 20000 "$d/errors.log" >"$WORK/logs/sipp-errors-$srv-memory.log" 2>/dev/null || true
-    contacts=$(wait_contacts "$srv" "$ok")
-    sleep 3                # transactions end (Timer J), the last batch is persisted
-    if [ "$srv" = pbxd ]; then
-      contacts=$(pbxd_contacts)
-      mem_row pbxd "RSS (VmRSS)" "$before" "$(rss_kb "$PBXD_PG")" "$contacts" "$ok"
-    else
-      contacts=$(kam_contacts)
-      mem_row kamailio "PSS (all processes)" "$before" "$(pss_group_kb "$KAM_PG")" "$contacts" "$ok"
-      mem_row kamailio "shm real_used" "$shm_before" "$(kam_shm_kb)" "$contacts" "$ok"
-    fi
-    log "$srv: $contacts contacts registered ($ok of $MEM_CALLS SIPp calls ok, $failed failed)"
+    if [ "$srv" = pbxd ]; then start_pbxd memory "$MEM_T1"; else start_kamailio memory; fi
+    sleep 1
+    read -r m0 shm0 <<<"$(mem_sample "$srv")"
+    for pass in new refresh; do
+      d="$WORK/steps/$srv-memory-$pass"
+      wait_quiet
+      log "$srv: $MEM_CALLS registrations at $MEM_RATE/s ($pass contacts)"
+      run_sipp "$d" "$DIR/reg_mem.xml" "$WORK/gen/users_mem.csv" "$(server_port "$srv")" "$MEM_RATE" "$MEM_CALLS"
+      eval "$(sipp_stats "$d" "$MEM_CALLS")"
+      [ "$ok" = "$MEM_CALLS" ] || head -c 20000 "$d/errors.log" >"$WORK/logs/sipp-errors-$srv-memory-$pass.log" 2>/dev/null || true
+      wait_contacts "$srv" "$MEM_CALLS" >/dev/null
+      sleep 3              # transactions end (Timer J), the last batch is persisted
+      if [ "$srv" = pbxd ]; then contacts=$(pbxd_contacts); else contacts=$(kam_contacts); fi
+      read -r m1 shm1 <<<"$(mem_sample "$srv")"
+      # per contact for pass "new", per registration for pass "refresh"
+      count=$([ "$pass" = new ] && echo "$contacts" || echo "$ok")
+      if [ "$srv" = pbxd ]; then
+        mem_row pbxd "RSS (VmRSS)" "$pass" "$m0" "$m1" "$count" "$ok"
+      else
+        mem_row kamailio "PSS (all processes)" "$pass" "$m0" "$m1" "$count" "$ok"
+        mem_row kamailio "shm real_used" "$pass" "$shm0" "$shm1" "$count" "$ok"
+      fi
+      persisted=""
+      [ "$srv" != pbxd ] || persisted=", $(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from registrations").fetchone()[0])' "$WORK/pbxd/data/pbx.db" 2>/dev/null || echo '?') rows in pbxd's SQLite"
+      log "$srv: $contacts contacts registered ($ok of $MEM_CALLS SIPp calls ok, $failed failed)$persisted"
+      m0=$m1 shm0=$shm1
+    done
     stop_server "$srv"
   done
 fi

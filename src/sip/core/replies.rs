@@ -17,9 +17,9 @@ use bytes::Bytes;
 use crate::sip::msg::Message;
 use crate::sip::transport::Source;
 
-/// How long an answer is kept for retransmissions: the client's retransmission interval
-/// tops out at T2 (4 s); twice that catches a retransmission after one more loss.
-const KEEP: Duration = Duration::from_secs(8);
+/// How long an answer is kept for retransmissions: a client whose answer was lost sends again
+/// after T1 (500 ms), then 1 s, 2 s: 4 s covers three losses in a row.
+const KEEP: Duration = Duration::from_secs(4);
 
 pub struct RecentReplies {
     answers: HashMap<u64, Bytes>,

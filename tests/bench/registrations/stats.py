@@ -98,11 +98,13 @@ def report(steps_path, mem_path, clk_tck):
     mem = list(csv.DictReader(open(mem_path))) if mem_path and mem_path != "-" else []
     if mem:
         w("")
-        w("Memory per contact (fresh server, 10,000 users x 10 distinct contacts):")
+        w("Memory (fresh server; users 0000..9999; pass new: 100,000 registrations adding 10 contacts")
+        w("per user; pass refresh: the same 100,000 again, refreshing those contacts):")
         for m in mem:
-            w(f"  {m['server']:<9} {m['metric']:<28} {m['before_kb']:>9} kB -> {m['after_kb']:>9} kB, "
-              f"{m['contacts']:>7} contacts ({m['ok']} of {m['calls']} SIPp calls ok): "
-              f"{m['bytes_per_contact']:>7} bytes/contact")
+            unit = "bytes/contact" if m["pass"] == "new" else "bytes/registration"
+            w(f"  {m['server']:<9} {m['metric']:<20} {m['pass']:<8} {m['before_kb']:>7} kB -> {m['after_kb']:>7} kB, "
+              f"{m['ok']:>6} of {m['calls']} SIPp calls ok, {m['count']:>6} counted: {m['bytes_per']:>6} {unit}")
+        w("  (pass new includes per-registration state that pass refresh shows on its own)")
     if notes:
         w("")
         w("Notes:")
