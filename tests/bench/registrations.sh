@@ -8,7 +8,8 @@
 # shared/anchors were measured). For each step: server CPU (utime+stime of all its processes,
 # /proc/PID/stat) per successful registration, the rate SIPp achieved, failures. Then memory
 # per contact: a fresh server, 100,000 distinct contacts (users 0000..9999 x 10), resident
-# memory after minus before.
+# memory after minus before; then the same 100,000 registrations again, which only refresh
+# (what grows then is per-registration state other than contacts).
 #
 # Loopback only (127.0.0.1). Runs as root on Debian 12; installs sip-tester and kamailio
 # with apt-get when missing, builds pbxd when its binary is older than the sources. Raises
@@ -20,8 +21,7 @@
 #   STEP_SECS=5           length of each step
 #   SERVERS="pbxd kamailio"
 #   MEM=1                 0 skips the memory step; MEM_RATE=5000 its registration rate
-#   PBXD_T1=              [sip] t1 for pbxd in the rate steps (empty: pbxd's default, 500ms)
-#   MEM_T1=2ms            [sip] t1 for pbxd in the memory step (see below)
+#   PBXD_T1= MEM_T1=      [sip] t1 for pbxd in the rate / memory steps (empty: pbxd's default)
 #   PBXD_PORT KAM_PORT SIPP_PORT   UDP ports on 127.0.0.1 (default: free ports the kernel picks)
 #   QUIET_WAIT=30         before each step, wait up to this long for other processes to
 #                         use < 25% of a core (a shared machine); 0 does not wait
@@ -29,11 +29,9 @@
 #   KEEP=1                keep the temp folder (configs, SIPp logs) and print its path
 # Results: target/bench/registrations-STAMP/{summary.txt,steps.csv,memory.csv,logs/}
 #
-# pbxd keeps every non-INVITE server transaction for Timer J = 64*T1 (32 s with T1 = 500ms)
-# in a table of at most 10,000 transactions, and answers 503 when it is full. The memory step
-# therefore runs pbxd with a small T1 (MEM_T1) so that 100,000 registrations fit in its time
-# budget and lingering transactions do not count as contact memory; PBXD_T1 does the same
-# for the rate steps when set.
+# T1 sets Timer J = 64*T1, how long stateful non-INVITE server transactions linger (pbxd
+# builds before 970f773 kept one per REGISTER in a table of 10,000 and answered 503 beyond
+# ~150 registrations/s; PBXD_T1=2ms let such builds be measured).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,7 +45,7 @@ MEM=${MEM:-1}
 MEM_RATE=${MEM_RATE:-5000}
 MEM_CALLS=100000                  # users 0000..9999 x 10 contacts (reg_mem.xml, max_contacts 10)
 PBXD_T1=${PBXD_T1:-}
-MEM_T1=${MEM_T1:-2ms}
+MEM_T1=${MEM_T1:-}
 IP=127.0.0.1                      # never anything else
 free_port() {             # a UDP port on 127.0.0.1 that nothing holds right now (kernel's pick)
   python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -375,7 +373,7 @@ if [ "$MEM" = 1 ]; then
       eval "$(sipp_stats "$d" "$MEM_CALLS")"
       [ "$ok" = "$MEM_CALLS" ] || head -c 20000 "$d/errors.log" >"$WORK/logs/sipp-errors-$srv-memory-$pass.log" 2>/dev/null || true
       wait_contacts "$srv" "$MEM_CALLS" >/dev/null
-      sleep 3              # transactions end (Timer J), the last batch is persisted
+      sleep 5              # cached answers (4 s) expire, the last batch is persisted
       if [ "$srv" = pbxd ]; then contacts=$(pbxd_contacts); else contacts=$(kam_contacts); fi
       read -r m1 shm1 <<<"$(mem_sample "$srv")"
       # per contact for pass "new", per registration for pass "refresh"
@@ -399,7 +397,7 @@ fi
 {
   echo "pbx registrations benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r)"
   echo "pbxd $("$PBXD" --version 2>/dev/null || echo '?') (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty'))," \
-       "t1 ${PBXD_T1:-default} in rate steps, $MEM_T1 in the memory step"
+       "t1 ${PBXD_T1:-default} in rate steps, ${MEM_T1:-default} in the memory step"
   echo "kamailio $(kamailio -v 2>/dev/null | awk 'NR == 1 { print $3 }'), -n $KAM_WORKERS -m 2048 -M 16; $(sipp -v 2>/dev/null | grep -o 'SIPp v[^ -]*' | head -1)"
   echo "steps: ${STEP_SECS}s at each of $RATES registrations/s, users 1000..1999"
   echo
