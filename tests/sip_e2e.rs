@@ -86,7 +86,7 @@ fn sipp_registers_through_digest_and_registrations_survive_a_restart() {
     assert!(table.starts_with("TENANT  AOR") && table.contains("sipp-register"), "{table}");
 
     // Persisted in batches: after one batch interval, even SIGKILL loses nothing.
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(1500));
     pbxd.kill();
     pbxd.spawn();
     assert_eq!(registrations(&pbxd).as_array().unwrap().len(), 3, "registrations come back after a restart");

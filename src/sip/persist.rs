@@ -2,7 +2,7 @@
 //!
 //! Changes to the same contact within one batch collapse to the latest, so a phone that
 //! refreshes often costs one row write per batch, not one per REGISTER. A crash loses at
-//! most the last batch interval of refreshes; phones register again anyway.
+//! most the last second of changes; phones register again anyway.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::store::{RegistrationWrite, Store};
 
 /// How often pending changes are written, and how many trigger an early write.
-const INTERVAL: Duration = Duration::from_millis(250);
+const INTERVAL: Duration = Duration::from_secs(1);
 const BATCH: usize = 5_000;
 /// Changes queued for the writer; past this the core drops changes (and logs).
 pub const QUEUE: usize = 100_000;

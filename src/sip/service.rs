@@ -71,7 +71,8 @@ impl SipService {
                         }
                     };
                     let local = listeners.local.clone();
-                    let core = match SipCore::new(config, snapshot, listeners.outbox, local.clone(), location, persist) {
+                    let core = match SipCore::new(config, snapshot, listeners.outbox, local.clone(), location, persist)
+                    {
                         Ok(core) => core,
                         Err(e) => {
                             let _ = started_tx.send(Err(anyhow::Error::msg(e)));
@@ -114,7 +115,8 @@ async fn restore_location(config: &SipConfig, store: &Store) -> anyhow::Result<L
     let mut restored = 0;
     for row in store.load_registrations(now).await? {
         if let Some(binding) = register::restored(&row)
-            && location.restore(&row.tenant, &row.aor, binding, u64::try_from(now).unwrap_or(0)) == RestoreOutcome::Stored
+            && location.restore(&row.tenant, &row.aor, binding, u64::try_from(now).unwrap_or(0))
+                == RestoreOutcome::Stored
         {
             restored += 1;
         }

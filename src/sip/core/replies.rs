@@ -41,14 +41,14 @@ impl RecentReplies {
         let mut h = self.keys.build_hasher();
         if let Ok(via) = msg.top_via() {
             via.branch().hash(&mut h);
-            via.host().to_string().hash(&mut h);
+            via.host().hash(&mut h);
             via.port().hash(&mut h);
         }
         msg.call_id().ok().hash(&mut h);
         if let Ok(cseq) = msg.cseq() {
             cseq.seq.hash(&mut h);
         }
-        msg.method().map(|m| m.to_string()).hash(&mut h);
+        msg.method().hash(&mut h);
         source.addr.hash(&mut h);
         source.flow.hash(&mut h);
         h.finish()

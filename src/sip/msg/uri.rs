@@ -53,7 +53,7 @@ pub struct AbsoluteUri<'a> {
 }
 
 /// A host: domain name, IPv4 address or IPv6 reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Host<'a> {
     Domain(&'a str),
     Ipv4(Ipv4Addr),
