@@ -139,9 +139,10 @@ pub async fn start(
     let mut local = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
         let listener = u16::try_from(index).unwrap_or(u16::MAX);
+        let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot listen on {spec}: {e}"));
         match spec.transport {
             PeerTransport::Udp => {
-                let socket = Arc::new(udp::bind(spec.addr)?);
+                let socket = Arc::new(udp::bind(spec.addr).map_err(named)?);
                 local.push(ListenSpec { transport: spec.transport, addr: socket.local_addr()? });
                 udp::spawn_receiver(socket.clone(), listener, inbound.clone());
                 udp_sockets.push(Some(socket));
@@ -153,7 +154,9 @@ pub async fn start(
                     })?),
                     _ => None,
                 };
-                let addr = tcp::spawn_listener(spec.addr, listener, acceptor, limits.clone(), inbound.clone()).await?;
+                let addr = tcp::spawn_listener(spec.addr, listener, acceptor, limits.clone(), inbound.clone())
+                    .await
+                    .map_err(named)?;
                 local.push(ListenSpec { transport: spec.transport, addr });
                 udp_sockets.push(None);
             }
