@@ -70,9 +70,14 @@ impl Store {
             // WAL with full sync: a committed revision survives power loss, readers never block.
             options = options.max_connections(4).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
-                        .await
-                        .map(drop)
+                    // A 1 MiB page cache per connection: the hot rows are few, and memory per
+                    // registered phone counts.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; \
+                         PRAGMA cache_size = -1024;",
+                    )
+                    .await
+                    .map(drop)
                 })
             });
         } else {

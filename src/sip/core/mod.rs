@@ -120,7 +120,7 @@ impl SipCore {
             local,
             keepalive: KeepAlive::new(KeepAliveConfig { interval: config_interval, ..KeepAliveConfig::default() }),
             pings: std::collections::HashMap::new(),
-            replies: RecentReplies::new(32_768),
+            replies: RecentReplies::new(4_096),
         })
     }
 

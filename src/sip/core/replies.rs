@@ -4,8 +4,9 @@
 //! UDP), which at 20,000 registrations per second is over a million transactions. Like
 //! Kamailio's `sl`, pbxd answers these requests statelessly and remembers only the recent
 //! answers in a bounded cache: a retransmission (same transaction id, same source) gets the
-//! same bytes again without being processed twice. Past the cache, a late retransmission is
-//! processed again, which the registrar and the nonce counts tolerate.
+//! same bytes again without being processed twice. Past the cache (it is small: memory per
+//! registered phone matters more), a late retransmission is processed again, which the
+//! registrar (equal CSeq) and the nonce counts (same request id) tolerate.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};

@@ -256,13 +256,16 @@ impl Location {
     }
 }
 
-/// §10.3 steps 6-7: a binding refreshed under the same Call-ID must see a higher CSeq.
+/// §10.3 steps 6-7: a binding refreshed under the same Call-ID must not see a lower CSeq.
+/// An equal CSeq is a retransmission of the request that set it (REGISTER is answered
+/// statelessly, and a retransmission can outlive the cache of recent answers): applying it
+/// again changes nothing, so it is accepted, as Kamailio does.
 fn check_order<'b>(
     stored: impl IntoIterator<Item = &'b Binding>,
     call_id: &str,
     cseq: u32,
 ) -> Result<(), RegisterError> {
-    match stored.into_iter().find(|b| b.call_id == call_id && cseq <= b.cseq) {
+    match stored.into_iter().find(|b| b.call_id == call_id && cseq < b.cseq) {
         Some(b) => Err(RegisterError::OutOfOrder { cseq, stored: b.cseq }),
         None => Ok(()),
     }
@@ -415,8 +418,8 @@ mod tests {
         let mut loc = Location::default();
         reg(&mut loc, "c1", 5, "Contact: <sip:a@192.0.2.10>\r\n").unwrap();
         reg(&mut loc, "c2", 1, "Contact: <sip:b@192.0.2.10>\r\n").unwrap();
-        let e = reg(&mut loc, "c1", 5, "Contact: *\r\nExpires: 0\r\n").unwrap_err();
-        assert_eq!(e, RegisterError::OutOfOrder { cseq: 5, stored: 5 });
+        let e = reg(&mut loc, "c1", 4, "Contact: *\r\nExpires: 0\r\n").unwrap_err();
+        assert_eq!(e, RegisterError::OutOfOrder { cseq: 4, stored: 5 });
         assert_eq!(loc.len(), 2);
     }
 
@@ -424,10 +427,11 @@ mod tests {
     fn same_call_id_needs_a_higher_cseq() {
         let mut loc = Location::default();
         reg(&mut loc, "c1", 5, "Contact: <sip:a@192.0.2.10>;expires=600\r\n").unwrap();
-        for cseq in [4, 5] {
-            let e = reg(&mut loc, "c1", cseq, "Contact: <sip:a@192.0.2.10>;expires=0\r\n").unwrap_err();
-            assert_eq!((e.status(), e.reason()), (400, "Invalid CSeq Number"));
-        }
+        let e = reg(&mut loc, "c1", 4, "Contact: <sip:a@192.0.2.10>;expires=0\r\n").unwrap_err();
+        assert_eq!((e.status(), e.reason()), (400, "Invalid CSeq Number"));
+        // The same request again (a retransmission) changes nothing and is answered.
+        reg(&mut loc, "c1", 5, "Contact: <sip:a@192.0.2.10>;expires=600\r\n").unwrap();
+        assert_eq!(loc.len(), 1);
         assert_eq!(contacts(&loc), [("sip:a@192.0.2.10".into(), 600)]);
         let out = reg(&mut loc, "c1", 6, "Contact: <sip:a@192.0.2.10>;expires=900\r\n").unwrap();
         assert_eq!((out.bindings[0].cseq, out.bindings[0].remaining(NOW)), (6, 900));
