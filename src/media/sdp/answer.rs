@@ -126,14 +126,9 @@ fn format_attributes(offered: &Media, pt: u8) -> impl Iterator<Item = Line> + '_
 mod tests {
     use super::super::direction::Direction;
     use super::super::fixtures::*;
-    use super::super::limits::Limits;
     use super::*;
 
     const OURS: &[Codec] = &[Codec::PCMA, Codec::PCMU, Codec::telephone_event(101)];
-
-    fn parse(text: &str) -> Sdp {
-        Sdp::parse(text.as_bytes(), &Limits::default()).unwrap()
-    }
 
     fn formats(sdp: &Sdp, i: usize) -> Vec<&str> {
         sdp.media[i].formats.iter().map(String::as_str).collect()

@@ -3,6 +3,19 @@
 //! Exists so every module tests against the same realistic inputs. Addresses are from the
 //! documentation ranges (RFC 5737, RFC 3849); keys and fingerprints are made up.
 
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::limits::Limits;
+use super::session::Sdp;
+
+/// Parses a fixture (they are all valid).
+pub fn parse(text: &str) -> Sdp {
+    Sdp::parse(text.as_bytes(), &Limits::default()).unwrap()
+}
+
+/// The relay address the rewriting tests anchor media on.
+pub const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+
 /// A baresip-style offer: Opus first, G.722, G.711, telephone-event.
 pub const BARESIP: &str = "v=0\r\n\
 o=- 3467812562 3467812563 IN IP4 192.0.2.10\r\n\

@@ -37,12 +37,7 @@ impl Sdp {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
-    use super::super::limits::Limits;
     use super::*;
-
-    fn parse(text: &str) -> Sdp {
-        Sdp::parse(text.as_bytes(), &Limits::default()).unwrap()
-    }
 
     fn with_direction(direction: &str) -> Sdp {
         parse(&ASTERISK.replace("a=sendrecv", direction))

@@ -66,14 +66,7 @@ fn content_hash(sdp: &Sdp) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
-    use super::super::limits::Limits;
     use super::*;
-
-    fn parse(text: &str) -> Sdp {
-        Sdp::parse(text.as_bytes(), &Limits::default()).unwrap()
-    }
-
-    const ADDR: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
 
     #[test]
     fn first_stamp_is_version_one_and_owned_by_pbx() {

@@ -115,12 +115,7 @@ fn drop_collisions(pairs: &mut Vec<PtPair>, answered: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
-    use super::super::limits::Limits;
     use super::*;
-
-    fn parse(text: &str) -> Sdp {
-        Sdp::parse(text.as_bytes(), &Limits::default()).unwrap()
-    }
 
     const CALLEE_96: &str = "v=0\r\no=callee 1 1 IN IP4 192.0.2.99\r\ns=-\r\nc=IN IP4 192.0.2.99\r\nt=0 0\r\n\
         m=audio 6000 RTP/AVP 0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000\r\n\

@@ -95,14 +95,7 @@ mod tests {
     use super::super::answer::{AnswerPolicy, answer};
     use super::super::codec::Codec;
     use super::super::fixtures::*;
-    use super::super::limits::Limits;
     use super::*;
-
-    fn parse(text: &str) -> Sdp {
-        Sdp::parse(text.as_bytes(), &Limits::default()).unwrap()
-    }
-
-    const ADDR: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
 
     #[test]
     fn asterisk_offer_is_anchored_exactly() {
