@@ -80,6 +80,9 @@ pub struct SipCore {
     pings: std::collections::HashMap<TxnKey, Ping>,
     /// Recent stateless answers, for retransmissions.
     replies: RecentReplies,
+    /// A random password no one knows: unknown users are checked against it, so they cost
+    /// and look exactly like a wrong password.
+    decoy: crate::sip::auth::Credential,
 }
 
 /// Seconds since the Unix epoch: registrations are stored with wall-clock expiry so they
@@ -121,6 +124,7 @@ impl SipCore {
             keepalive: KeepAlive::new(KeepAliveConfig { interval: config_interval, ..KeepAliveConfig::default() }),
             pings: std::collections::HashMap::new(),
             replies: RecentReplies::new(4_096),
+            decoy: crate::sip::auth::Credential::Password(format!("{:x}{:x}", random_u64(), seed)),
         })
     }
 

@@ -220,10 +220,9 @@ impl SipCore {
         if !digest_uri_fits(msg, &digest.uri, realm) {
             return Auth::Refuse(400, "Bad Request (digest uri does not name this registrar)");
         }
-        let unknown = Credential::Password(format!("{:x}", super::random_u64()));
         let request_id = self.replies.request_id(msg, source);
         let outcome =
-            self.auth.authenticate(&digest, "REGISTER", realm, credential.unwrap_or(&unknown), request_id, unix);
+            self.auth.authenticate(&digest, "REGISTER", realm, credential.unwrap_or(&self.decoy), request_id, unix);
         match outcome {
             Outcome::Authenticated(_) if credential.is_some() => {
                 self.failures.record_success(ip, realm, user, now);
