@@ -24,9 +24,10 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let snapshot = reconciler.snapshot();
     tracing::info!(revision = snapshot.revision_number(), tenants = snapshot.tenants.len(), "desired state loaded");
 
-    let sip = SipService::start(&config.sip, reconciler.subscribe_snapshots(), reconciler.store().clone())
-        .await
-        .context("cannot start SIP")?;
+    let sip =
+        SipService::start(&config.sip, &config.media, reconciler.subscribe_snapshots(), reconciler.store().clone())
+            .await
+            .context("cannot start SIP")?;
 
     let socket = &config.admin.socket;
     let unix = bind_socket(socket)?;
@@ -60,6 +61,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
         None => unix_server.await,
     };
     let _ = std::fs::remove_file(socket);
+    sip.drain(config.sip.calls.drain_timeout.as_std()).await;
     sip.stop().await;
     reconciler.store().close().await;
     tracing::info!("pbxd stopped");

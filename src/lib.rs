@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod call;
 pub mod config;
 pub mod daemon;
 pub mod dialplan;

@@ -37,6 +37,9 @@ pub struct DaemonConfig {
     /// SIP listeners and timers.
     #[serde(default)]
     pub sip: SipConfig,
+    /// The RTP relay that anchors call media.
+    #[serde(default)]
+    pub media: MediaConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -106,6 +109,108 @@ pub struct SipConfig {
     /// Certificate and key for "tls:" listeners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// Call handling: ring time, duration limits, session timers, drain on shutdown.
+    #[serde(default)]
+    pub calls: CallsConfig,
+}
+
+/// How calls are run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallsConfig {
+    /// How long an extension rings before the caller gets 480 Temporarily Unavailable.
+    #[serde(default = "default_ring_timeout")]
+    pub ring_timeout: Duration,
+    /// Longest call; at this age both sides get BYE. Guards against calls nobody hangs up.
+    #[serde(default = "default_max_duration")]
+    pub max_duration: Duration,
+    /// Session timer interval (RFC 4028) asked of both legs; zero turns session timers off.
+    #[serde(default = "default_session_expires")]
+    pub session_expires: Duration,
+    /// Shortest session timer interval accepted (Min-SE); shorter requests get 422.
+    #[serde(default = "default_min_se")]
+    pub min_se: Duration,
+    /// On SIGTERM, calls in progress may continue this long before they get BYE; new calls
+    /// get 503 meanwhile.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout: Duration,
+}
+
+fn default_ring_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_duration() -> Duration {
+    Duration::from_secs(4 * 3600)
+}
+fn default_session_expires() -> Duration {
+    Duration::from_secs(1800)
+}
+fn default_min_se() -> Duration {
+    Duration::from_secs(90)
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self {
+            ring_timeout: default_ring_timeout(),
+            max_duration: default_max_duration(),
+            session_expires: default_session_expires(),
+            min_se: default_min_se(),
+            drain_timeout: default_drain_timeout(),
+        }
+    }
+}
+
+/// The RTP relay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Address the relay binds and writes into SDP; phones must reach it. Example: "203.0.113.10".
+    #[serde(default = "default_media_address")]
+    pub address: std::net::IpAddr,
+    /// Lowest UDP port of the relay's range (even; RTP on even ports, RTCP on the next).
+    #[serde(default = "default_port_min")]
+    pub port_min: u16,
+    /// Highest UDP port of the range. Each call takes two pairs (four ports).
+    #[serde(default = "default_port_max")]
+    pub port_max: u16,
+    /// Relay threads; 1 on a 2-core machine, 2–4 on larger ones.
+    #[serde(default = "default_media_workers")]
+    pub workers: usize,
+    /// A call whose RTP stops for this long (not on hold) is ended as dead.
+    #[serde(default = "default_inactivity_timeout")]
+    pub inactivity_timeout: Duration,
+}
+
+fn default_media_address() -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+}
+fn default_port_min() -> u16 {
+    20_000
+}
+fn default_port_max() -> u16 {
+    29_999
+}
+fn default_media_workers() -> usize {
+    1
+}
+fn default_inactivity_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            address: default_media_address(),
+            port_min: default_port_min(),
+            port_max: default_port_max(),
+            workers: default_media_workers(),
+            inactivity_timeout: default_inactivity_timeout(),
+        }
+    }
 }
 
 /// A TLS server certificate.
@@ -146,6 +251,7 @@ impl Default for SipConfig {
             tcp: TcpConfig::default(),
             max_message_size: default_max_message_size(),
             tls: None,
+            calls: CallsConfig::default(),
         }
     }
 }

@@ -11,9 +11,12 @@ use anyhow::Context;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::daemon::SipConfig;
+use crate::call::CallSettings;
+use crate::call::actor::CallEvent;
+use crate::config::daemon::{MediaConfig, SipConfig};
+use crate::media::relay::{PortPool, PortPoolConfig, Relay, RelayConfig, RelayEvent};
 use crate::reconcile::RoutingSnapshot;
-use crate::sip::core::{CoreHandle, SipCore, register};
+use crate::sip::core::{Calls, CoreHandle, SipCore, register};
 use crate::sip::msg::Limits;
 use crate::sip::registrar::{Location, LocationLimits, RestoreOutcome};
 use crate::sip::transport::{self, ConnectionLimits, ListenSpec};
@@ -25,11 +28,14 @@ pub struct SipService {
     shutdown: oneshot::Sender<()>,
     thread: std::thread::JoinHandle<()>,
     persister: JoinHandle<()>,
+    cdr_writer: JoinHandle<()>,
+    pub relay: Arc<Relay>,
 }
 
 impl SipService {
     pub async fn start(
         config: &SipConfig,
+        media: &MediaConfig,
         snapshot: watch::Receiver<Arc<RoutingSnapshot>>,
         store: Store,
     ) -> anyhow::Result<Self> {
@@ -40,7 +46,12 @@ impl SipService {
             None => None,
         };
         let location = restore_location(config, &store).await?;
-        let (persist, persister) = crate::sip::persist::spawn(store);
+        let (persist, persister) = crate::sip::persist::spawn(store.clone());
+        let relay = Arc::new(start_relay(media)?);
+        let (cdrs, cdr_writer) = crate::call::cdr::spawn(store);
+        let (call_events_tx, call_events_rx) = mpsc::unbounded_channel();
+        forward_relay_events(&relay, call_events_tx.clone())?;
+        let calls = Calls::new(call_events_tx, cdrs, Arc::clone(&relay), media.address, call_settings(config));
 
         let (started_tx, started_rx) = oneshot::channel();
         let (shutdown, shutdown_rx) = oneshot::channel();
@@ -71,18 +82,19 @@ impl SipService {
                         }
                     };
                     let local = listeners.local.clone();
-                    let core = match SipCore::new(config, snapshot, listeners.outbox, local.clone(), location, persist)
-                    {
-                        Ok(core) => core,
-                        Err(e) => {
-                            let _ = started_tx.send(Err(anyhow::Error::msg(e)));
-                            return;
-                        }
-                    };
+                    let core =
+                        match SipCore::new(config, snapshot, listeners.outbox, local.clone(), location, persist, calls)
+                        {
+                            Ok(core) => core,
+                            Err(e) => {
+                                let _ = started_tx.send(Err(anyhow::Error::msg(e)));
+                                return;
+                            }
+                        };
                     let (commands_tx, commands_rx) = mpsc::channel(64);
                     let _ = started_tx.send(Ok(CoreHandle { commands: commands_tx, local: Arc::new(local) }));
                     tokio::select! {
-                        () = core.run(inbound_rx, commands_rx) => {}
+                        () = core.run(inbound_rx, commands_rx, call_events_rx) => {}
                         _ = shutdown_rx => {}
                     }
                 });
@@ -92,7 +104,16 @@ impl SipService {
         for l in handle.local.iter() {
             tracing::info!(listener = %l, "SIP listening");
         }
-        Ok(Self { handle, shutdown, thread, persister })
+        Ok(Self { handle, shutdown, thread, persister, cdr_writer, relay })
+    }
+
+    /// Refuses new calls, lets calls in progress run for `grace`, then hangs them up; returns
+    /// once none is left.
+    pub async fn drain(&self, grace: std::time::Duration) {
+        let (done, wait) = oneshot::channel();
+        if self.handle.commands.send(crate::sip::core::CoreCommand::Drain { grace, done }).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Stops the core and waits until pending registrations are written.
@@ -102,6 +123,7 @@ impl SipService {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         drop(self.handle);
         let _ = self.persister.await;
+        let _ = self.cdr_writer.await;
     }
 }
 
@@ -123,4 +145,51 @@ async fn restore_location(config: &SipConfig, store: &Store) -> anyhow::Result<L
     }
     tracing::info!(restored, "registrations restored");
     Ok(location)
+}
+
+fn start_relay(media: &MediaConfig) -> anyhow::Result<Relay> {
+    let pool = PortPool::new(PortPoolConfig::new(media.address, media.port_min..=media.port_max))
+        .map_err(|e| anyhow::anyhow!("media port range {}-{}: {e}", media.port_min, media.port_max))?;
+    let config = RelayConfig {
+        workers: media.workers,
+        inactivity_timeout: media.inactivity_timeout.as_std(),
+        max_sessions: pool.capacity() / 2,
+        ..RelayConfig::default()
+    };
+    Relay::new(config, pool).map_err(|e| anyhow::anyhow!("RTP relay: {e}"))
+}
+
+/// Relay events come from its threads on a std channel; a small thread hands them to the core.
+fn forward_relay_events(relay: &Relay, to_core: mpsc::UnboundedSender<CallEvent>) -> anyhow::Result<()> {
+    let Some(events) = relay.events() else { return Ok(()) };
+    std::thread::Builder::new()
+        .name("rtp-events".to_owned())
+        .spawn(move || {
+            while let Ok(event) = events.recv() {
+                match event {
+                    RelayEvent::Inactive { session, .. } => {
+                        if to_core.send(CallEvent::MediaInactive(session)).is_err() {
+                            return;
+                        }
+                    }
+                    RelayEvent::Failed { session, reason } => {
+                        tracing::error!(session = session.0, reason, "relay session failed");
+                    }
+                }
+            }
+        })
+        .context("cannot start the relay event thread")?;
+    Ok(())
+}
+
+fn call_settings(config: &SipConfig) -> CallSettings {
+    let c = &config.calls;
+    CallSettings {
+        ring_timeout: c.ring_timeout.as_std(),
+        max_duration: c.max_duration.as_std(),
+        session_expires: c.session_expires.as_std(),
+        min_se: c.min_se.as_std(),
+        t1: config.t1.as_std(),
+        t2: config.t2.as_std(),
+    }
 }

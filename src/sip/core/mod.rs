@@ -6,6 +6,7 @@
 //! authenticated, bound and answered without leaving it. Slow work (storage) goes to other
 //! tasks through bounded queues. It must never block and never panic on what a peer sent.
 
+mod calls;
 mod keepalive;
 mod options;
 pub mod register;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::call::actor::CallEvent;
 use crate::config::daemon::SipConfig;
 use crate::reconcile::RoutingSnapshot;
 use crate::sip::auth::Authenticator;
@@ -30,6 +32,8 @@ use crate::sip::transport::{Inbound, ListenSpec, Outbox, Source};
 use crate::sip::txn::{TimerConfig, TxnConfig, TxnEvent, TxnKey, TxnLayer};
 use crate::store::RegistrationWrite;
 
+pub use calls::Calls;
+
 pub use register::RegistrationView;
 use replies::RecentReplies;
 
@@ -40,16 +44,36 @@ pub enum Reply {
     Stateless(u64),
 }
 
-/// The methods pbxd answers today; the rest get 405 with this list.
-const ALLOW: &str = "REGISTER, OPTIONS";
-/// Option tags pbxd supports (none yet); any Require gets 420.
-const SUPPORTED: &str = "";
+/// The methods pbxd answers; the rest get 405 with this list.
+const ALLOW: &str = crate::call::dialog::ALLOW;
+/// Option tags pbxd supports; a Require of anything else gets 420.
+const SUPPORTED: &str = "timer";
 /// The Server / User-Agent header value.
 pub const SERVER: &str = concat!("pbx/", env!("CARGO_PKG_VERSION"));
 
 /// Requests to the core from the rest of pbxd (the admin API).
 pub enum CoreCommand {
-    Registrations { tenant: Option<String>, reply: oneshot::Sender<Vec<RegistrationView>> },
+    Registrations {
+        tenant: Option<String>,
+        reply: oneshot::Sender<Vec<RegistrationView>>,
+    },
+    Calls {
+        tenant: Option<String>,
+        reply: oneshot::Sender<Vec<crate::call::CallView>>,
+    },
+    /// Refuse new calls; after `grace`, hang up the rest; answer `done` once none is left.
+    Drain {
+        grace: Duration,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A drain in progress.
+struct Drain {
+    hang_up_at: Instant,
+    give_up_at: Instant,
+    hung_up: bool,
+    done: oneshot::Sender<()>,
 }
 
 /// A handle to talk to the running core.
@@ -83,6 +107,8 @@ pub struct SipCore {
     /// A random password no one knows: unknown users are checked against it, so they cost
     /// and look exactly like a wrong password.
     decoy: crate::sip::auth::Credential,
+    calls: calls::Calls,
+    drain: Option<Drain>,
 }
 
 /// Seconds since the Unix epoch: registrations are stored with wall-clock expiry so they
@@ -99,6 +125,7 @@ impl SipCore {
         local: Vec<ListenSpec>,
         location: Location,
         persist: mpsc::Sender<RegistrationWrite>,
+        calls: calls::Calls,
     ) -> Result<Self, String> {
         let timers = TimerConfig { t1: config.t1.as_std(), t2: config.t2.as_std(), t4: config.t4.as_std() };
         let txn = TxnLayer::new(TxnConfig { timers, ..TxnConfig::default() });
@@ -125,11 +152,18 @@ impl SipCore {
             pings: std::collections::HashMap::new(),
             replies: RecentReplies::new(4_096),
             decoy: crate::sip::auth::Credential::Password(format!("{:x}{:x}", random_u64(), seed)),
+            calls,
+            drain: None,
         })
     }
 
     /// Runs until every transport and command sender is gone.
-    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<CoreCommand>) {
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<CoreCommand>,
+        mut call_events: mpsc::UnboundedReceiver<CallEvent>,
+    ) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
         loop {
             let wake = self.txn.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -147,9 +181,21 @@ impl SipCore {
                     }
                 }
                 command = commands.recv() => match command {
-                    Some(command) => self.on_command(command),
+                    Some(command) => self.on_command(command, Instant::now()),
                     None => break,
                 },
+                event = call_events.recv() => {
+                    let now = Instant::now();
+                    if let Some(event) = event {
+                        self.on_call_event(event, now);
+                    }
+                    for _ in 0..256 {
+                        match call_events.try_recv() {
+                            Ok(event) => self.on_call_event(event, now),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 _ = tokio::time::sleep_until(wake.into()) => self.txn.handle_timeout(Instant::now()),
                 _ = housekeeping.tick() => self.housekeeping(Instant::now()),
             }
@@ -157,11 +203,37 @@ impl SipCore {
         }
     }
 
-    fn on_command(&mut self, command: CoreCommand) {
+    fn on_command(&mut self, command: CoreCommand, now: Instant) {
         match command {
             CoreCommand::Registrations { tenant, reply } => {
                 let _ = reply.send(self.registrations(tenant.as_deref()));
             }
+            CoreCommand::Calls { tenant, reply } => {
+                let _ = reply.send(self.calls.views(tenant.as_deref()));
+            }
+            CoreCommand::Drain { grace, done } => {
+                tracing::info!(calls = self.calls.len(), grace = ?grace, "draining: new calls are refused");
+                self.calls.draining = true;
+                let hang_up_at = now + grace;
+                self.drain =
+                    Some(Drain { hang_up_at, give_up_at: hang_up_at + Duration::from_secs(10), hung_up: false, done });
+                self.check_drain(now);
+            }
+        }
+    }
+
+    /// Ends the drain once no call is left, hanging up those still there after the grace.
+    fn check_drain(&mut self, now: Instant) {
+        let Some(drain) = self.drain.as_mut() else { return };
+        if !drain.hung_up && now >= drain.hang_up_at {
+            drain.hung_up = true;
+            tracing::info!(calls = self.calls.len(), "drain grace over: hanging up the remaining calls");
+            self.calls.hang_up_all("shutdown");
+        }
+        if (self.calls.is_empty() || now >= drain.give_up_at)
+            && let Some(drain) = self.drain.take()
+        {
+            let _ = drain.done.send(());
         }
     }
 
@@ -172,6 +244,8 @@ impl SipCore {
         self.send_due_pings(now);
         self.failures.purge(now);
         self.rate.purge(now);
+        self.calls.purge();
+        self.check_drain(now);
     }
 
     /// Sends what the transaction layer queued and handles its events.
@@ -297,13 +371,27 @@ impl SipCore {
                     self.txn.send_stateless(source, response);
                 }
             }
-            // Client transactions are keep-alive pings so far.
-            TxnEvent::Response { key, msg } => self.ping_answered(&key, msg.status()),
-            TxnEvent::Timeout(key) | TxnEvent::TransportError(key) => self.ping_failed(&key),
-            TxnEvent::Terminated(key) => {
-                self.pings.remove(&key);
+            // Client transactions are keep-alive pings or requests of calls.
+            TxnEvent::Response { key, msg } => {
+                if self.pings.contains_key(&key) {
+                    self.ping_answered(&key, msg.status());
+                } else {
+                    self.on_call_response(&key, Some(msg));
+                }
             }
-            TxnEvent::Ack { .. } => {}
+            TxnEvent::Timeout(key) | TxnEvent::TransportError(key) => {
+                if self.pings.contains_key(&key) {
+                    self.ping_failed(&key);
+                } else {
+                    self.on_call_response(&key, None);
+                }
+            }
+            TxnEvent::Terminated(key) => {
+                if self.pings.remove(&key).is_none() {
+                    self.on_call_terminated(&key);
+                }
+            }
+            TxnEvent::Ack { msg, .. } => self.on_call_ack(msg),
         }
     }
 
@@ -325,9 +413,19 @@ impl SipCore {
         match method {
             Some(Method::Register) => self.on_register(&reply, &msg, source, now),
             Some(Method::Options) => self.on_options(&reply, &msg, source, now),
-            Some(Method::Cancel) => {
-                // No INVITE transactions are served yet, so a CANCEL never matches (§9.2).
-                self.respond(&reply, &msg, source, 481, now);
+            Some(
+                Method::Invite
+                | Method::Cancel
+                | Method::Bye
+                | Method::Update
+                | Method::Info
+                | Method::Message
+                | Method::Notify
+                | Method::Refer
+                | Method::Prack,
+            ) if matches!(reply, Reply::Txn(_)) => {
+                let Reply::Txn(key) = reply else { return };
+                self.on_call_request(key, msg, source, now);
             }
             _ => {
                 let tag = self.tag();

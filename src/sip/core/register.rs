@@ -37,7 +37,7 @@ pub struct RegistrationView {
 }
 
 /// How the authentication step ended.
-enum Auth {
+pub(super) enum Auth {
     /// The extension proved its password.
     Passed,
     /// Send a 401 with a fresh challenge (stale=true when the nonce merely aged).
@@ -97,9 +97,21 @@ fn registrar_transport(t: PeerTransport) -> Transport {
     }
 }
 
+/// Which challenge a request answers: WWW-Authenticate (a registrar, 401) or
+/// Proxy-Authenticate (calls, 407).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Challenger {
+    Registrar,
+    Proxy,
+}
+
 /// The Digest credentials in `msg` for `realm`, as the verifier wants them.
-fn digest_for_realm(msg: &Message, realm: &str) -> Option<DigestResponse> {
-    msg.authorizations().filter_map(Result::ok).filter_map(|a| a.digest()).find_map(|d| {
+fn digest_for_realm(msg: &Message, realm: &str, challenger: Challenger) -> Option<DigestResponse> {
+    let values: Vec<_> = match challenger {
+        Challenger::Registrar => msg.authorizations().collect(),
+        Challenger::Proxy => msg.proxy_authorizations().collect(),
+    };
+    values.into_iter().filter_map(Result::ok).filter_map(|a| a.digest()).find_map(|d| {
         let got_realm = d.realm()?;
         if !got_realm.eq_ignore_ascii_case(realm) {
             return None;
@@ -144,7 +156,7 @@ impl SipCore {
             return self.respond_reason(key, msg, source, 403, "Forbidden (address of record in another domain)", now);
         }
         let credential = tenant.credentials.get(&user);
-        match self.authenticate(msg, &domain, &user, credential, &source, unix, now) {
+        match self.authenticate(msg, Challenger::Registrar, &domain, &user, credential, &source, now) {
             Auth::Passed => {}
             Auth::Challenge { stale } => {
                 let challenges = self.auth.challenge(&domain, stale, credential, unix);
@@ -198,21 +210,22 @@ impl SipCore {
     /// Digest authentication with brute-force accounting. An unknown extension is treated
     /// exactly like a wrong password, so answers never tell which extensions exist.
     #[allow(clippy::too_many_arguments)]
-    fn authenticate(
+    pub(super) fn authenticate(
         &mut self,
         msg: &Message,
+        challenger: Challenger,
         realm: &str,
         user: &str,
         credential: Option<&Credential>,
         source: &Source,
-        unix: u64,
         now: Instant,
     ) -> Auth {
+        let unix = unix_now();
         let ip = source.addr.ip();
         if let Admission::UserThrottled { .. } = self.failures.check(ip, realm, user, now) {
             return Auth::Refuse(403, "Forbidden (too many failed attempts)");
         }
-        let Some(digest) = digest_for_realm(msg, realm) else { return Auth::Challenge { stale: false } };
+        let Some(digest) = digest_for_realm(msg, realm, challenger) else { return Auth::Challenge { stale: false } };
         if !digest.username.eq(user) {
             // Credentials of one extension never register another.
             return Auth::Refuse(403, "Forbidden (authentication user is not the address of record)");
@@ -221,8 +234,9 @@ impl SipCore {
             return Auth::Refuse(400, "Bad Request (digest uri does not name this registrar)");
         }
         let request_id = self.replies.request_id(msg, source);
+        let method = msg.method().map_or("", |m| m.as_str());
         let outcome =
-            self.auth.authenticate(&digest, "REGISTER", realm, credential.unwrap_or(&self.decoy), request_id, unix);
+            self.auth.authenticate(&digest, method, realm, credential.unwrap_or(&self.decoy), request_id, unix);
         match outcome {
             Outcome::Authenticated(_) if credential.is_some() => {
                 self.failures.record_success(ip, realm, user, now);
@@ -240,7 +254,15 @@ impl SipCore {
         }
     }
 
-    fn respond_reason(&mut self, key: &Reply, msg: &Message, source: Source, status: u16, reason: &str, now: Instant) {
+    pub(super) fn respond_reason(
+        &mut self,
+        key: &Reply,
+        msg: &Message,
+        source: Source,
+        status: u16,
+        reason: &str,
+        now: Instant,
+    ) {
         let tag = self.tag();
         let bytes = ResponseBuilder::new(msg, status)
             .source(source.addr)

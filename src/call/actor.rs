@@ -1,0 +1,82 @@
+//! The call task: drives one [`Call`] machine with the time and the inputs the SIP core
+//! routes to it, and hands what it sends back to the core.
+//!
+//! One task per call keeps calls apart: a call that panics ends alone (its guard and relay
+//! session are dropped, which frees its limits and ports), and slow work a call will do later
+//! (webhooks, storage) never holds up the core.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::CallSetup;
+use super::limits::CallGuard;
+use super::machine::{Call, Input, Output};
+use crate::store::Cdr;
+
+/// What a call sends the core: its id and one output, or that it ended.
+#[derive(Debug)]
+pub enum CallEvent {
+    Output(u64, Output),
+    Ended(u64),
+    /// From the relay: a session saw no RTP for its inactivity timeout.
+    MediaInactive(crate::media::relay::SessionId),
+}
+
+/// Starts the task of a call on the current runtime; returns its mailbox.
+pub fn spawn(
+    setup: CallSetup,
+    guard: CallGuard,
+    to_core: mpsc::UnboundedSender<CallEvent>,
+    cdrs: mpsc::Sender<Cdr>,
+) -> mpsc::UnboundedSender<Input> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(setup, guard, rx, to_core, cdrs));
+    tx
+}
+
+async fn run(
+    setup: CallSetup,
+    guard: CallGuard,
+    mut inputs: mpsc::UnboundedReceiver<Input>,
+    to_core: mpsc::UnboundedSender<CallEvent>,
+    cdrs: mpsc::Sender<Cdr>,
+) {
+    let id = setup.id;
+    // Tells the core the call is gone on every way out of this function, panics included.
+    let _ended = Ended { id, to_core: to_core.clone() };
+    let mut call = Call::start(setup, Instant::now());
+    loop {
+        while let Some(output) = call.poll_output() {
+            let _ = to_core.send(CallEvent::Output(id, output));
+        }
+        if call.is_done() {
+            break;
+        }
+        let wake = call.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            input = inputs.recv() => match input {
+                Some(input) => call.handle(input, Instant::now()),
+                None => call.handle(Input::Hangup { cause: "SIP core stopped" }, Instant::now()),
+            },
+            () = tokio::time::sleep_until(wake.into()) => call.handle_timeout(Instant::now()),
+        }
+    }
+    let cdr = call.cdr();
+    drop(call);
+    drop(guard);
+    if cdrs.send(cdr).await.is_err() {
+        tracing::error!(call = id, "CDR writer gone; a CDR was lost");
+    }
+}
+
+struct Ended {
+    id: u64,
+    to_core: mpsc::UnboundedSender<CallEvent>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.to_core.send(CallEvent::Ended(self.id));
+    }
+}
