@@ -122,6 +122,25 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Live calls: tenant, parties, state, duration, codec.
+    Calls {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Finished calls (CDRs), newest first.
+    Cdr {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Calls that started at or after this time (RFC 3339 or a date) or this long ago (90m, 2h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(short, long, value_enum, default_value_t = commands::calls::CdrOutput::Table)]
+        output: commands::calls::CdrOutput,
+    },
     /// The running revision and tenant count.
     Status,
     /// Make the hashes that tenant files and pbxd.toml hold instead of secrets.
@@ -141,6 +160,10 @@ fn main() -> ExitCode {
         Command::History { limit, output } => commands::get::history(&server, limit, output),
         Command::Get { kind, tenant, output } => commands::get::objects(&server, &kind, tenant.as_deref(), output),
         Command::Registrations { tenant, output } => commands::get::registrations(&server, tenant.as_deref(), output),
+        Command::Calls { tenant, output } => commands::calls::calls(&server, tenant.as_deref(), output),
+        Command::Cdr { tenant, since, limit, output } => {
+            commands::calls::cdr(&server, tenant.as_deref(), since.as_deref(), limit, output)
+        }
         Command::Status => commands::get::status(&server),
         Command::Secret(cmd) => commands::secret::run(cmd),
     };

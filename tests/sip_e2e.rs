@@ -11,16 +11,8 @@ use std::time::{Duration, Instant};
 use common::torture::{CASES, Verdict, load};
 use common::*;
 
-fn have_sipp() -> bool {
-    let found = Command::new("sipp").arg("-v").output().is_ok();
-    if !found {
-        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "sipp is not installed");
-        eprintln!("skipped: sipp is not installed");
-    }
-    found
-}
-
-/// Runs a SIPp scenario from tests/sipp against `server`, `calls` times, from `local_ip`.
+/// Runs a SIPp scenario from tests/sipp against `server`, `calls` times, from `local_ip`;
+/// `users` are (extension, password, domain).
 fn sipp(
     dir: &Path,
     scenario: &str,
@@ -29,26 +21,8 @@ fn sipp(
     server: SocketAddr,
     calls: usize,
 ) -> Output {
-    let csv = dir.join(format!("users-{}.csv", Instant::now().elapsed().as_nanos() ^ rand_port() as u128));
-    let mut text = String::from("SEQUENTIAL\n");
-    for (user, password, domain) in users {
-        text.push_str(&format!("{user};{password};{domain}\n"));
-    }
-    std::fs::write(&csv, text).unwrap();
-    Command::new("sipp")
-        .current_dir(dir)
-        .args(["-sf", &format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"))])
-        .args(["-inf", csv.to_str().unwrap()])
-        .args(["-i", local_ip, "-p", &rand_port().to_string()])
-        .args(["-m", &calls.to_string(), "-r", "50", "-l", "10"])
-        .args(["-timeout", "8s", "-timeout_error", "-recv_timeout", "2s", "-nostdin"])
-        .arg(server.to_string())
-        .output()
-        .unwrap()
-}
-
-fn rand_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    let rows: Vec<String> = users.iter().map(|(u, p, d)| format!("{u};{p};{d}")).collect();
+    sipp::run(dir, scenario, &rows, local_ip, server, calls)
 }
 
 fn started(dir: &Path, sip_extra: &str) -> Pbxd {
@@ -67,7 +41,7 @@ const ACME: &str = "acme.pbx.example.net";
 
 #[test]
 fn sipp_registers_through_digest_and_registrations_survive_a_restart() {
-    if !have_sipp() {
+    if !sipp::have_sipp() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +76,7 @@ fn sipp_registers_through_digest_and_registrations_survive_a_restart() {
 
 #[test]
 fn ten_wrong_passwords_ban_the_source_but_the_user_still_registers_elsewhere() {
-    if !have_sipp() {
+    if !sipp::have_sipp() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -126,7 +100,7 @@ fn ten_wrong_passwords_ban_the_source_but_the_user_still_registers_elsewhere() {
 
 #[test]
 fn an_extension_cannot_register_in_another_tenants_domain() {
-    if !have_sipp() {
+    if !sipp::have_sipp() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -189,13 +163,18 @@ fn the_answers_a_server_owes() {
 
     let options = exchange(&socket, udp, &request("o1", "OPTIONS", 70, "")).expect("OPTIONS answered");
     assert!(options.starts_with("SIP/2.0 200 OK\r\n"), "{options}");
-    for header in ["Allow: REGISTER, OPTIONS", "Accept: application/sdp", "Supported:", "Server: pbx/"] {
+    for header in [
+        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REGISTER",
+        "Accept: application/sdp",
+        "Supported:",
+        "Server: pbx/",
+    ] {
         assert!(options.contains(header), "OPTIONS 200 lacks {header}: {options}");
     }
     assert!(options.contains(";received=127.0.0.1;rport="), "rport is filled in (RFC 3581): {options}");
     let publish = exchange(&socket, udp, &request("o2", "PUBLISH", 70, ""));
     assert_eq!(status_of(&publish), Some(405));
-    assert!(publish.unwrap().contains("Allow: REGISTER, OPTIONS"));
+    assert!(publish.unwrap().contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REGISTER"));
     assert_eq!(
         status_of(&exchange(&socket, udp, &request("o3", "FOOBAR", 70, ""))),
         Some(405),
@@ -496,7 +475,7 @@ fn baresip_registers() {
         phone.join("config"),
         format!(
             "sip_listen 127.0.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule_app account.so\n",
-            rand_port()
+            sipp::free_port()
         ),
     )
     .unwrap();

@@ -1,4 +1,5 @@
 pub mod apply;
+pub mod calls;
 pub mod get;
 pub mod schema;
 pub mod secret;

@@ -15,9 +15,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use crate::call::CallView;
 use crate::reconcile::{ApplyOutcome, ApplyRequest, Reconciler};
 use crate::sip::core::{CoreCommand, CoreHandle, RegistrationView};
-use crate::store::Revision;
+use crate::store::{Cdr, CdrQuery, Revision};
 
 /// Status of the node, for `pbxctl status` and health checks.
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,6 +65,8 @@ impl axum::extract::FromRef<AdminState> for Arc<Reconciler> {
 pub fn router(reconciler: Arc<Reconciler>, sip: Option<CoreHandle>, token_sha256: Option<String>) -> Router {
     let routes = Router::new()
         .route("/v1/registrations", get(registrations))
+        .route("/v1/calls", get(calls))
+        .route("/v1/cdrs", get(cdrs))
         .route("/v1/status", get(status))
         .route("/v1/plan", post(plan))
         .route("/v1/apply", post(apply))
@@ -181,14 +184,44 @@ async fn objects(
     Ok(Json(out))
 }
 
+/// Asks the SIP core; 503 when SIP does not run.
+async fn ask_core<T>(
+    sip: Option<CoreHandle>,
+    command: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> CoreCommand,
+) -> Result<T, ApiError> {
+    let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SIP is not running");
+    let sip = sip.ok_or_else(unavailable)?;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    sip.commands.send(command(reply)).await.map_err(|_| unavailable())?;
+    answer.await.map_err(|_| unavailable())
+}
+
 /// Registered contacts from the SIP core's location service.
 async fn registrations(
     State(state): State<AdminState>,
     Query(q): Query<ObjectsQuery>,
 ) -> Result<Json<Vec<RegistrationView>>, ApiError> {
-    let unavailable = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SIP is not running");
-    let sip = state.sip.ok_or_else(unavailable)?;
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    sip.commands.send(CoreCommand::Registrations { tenant: q.tenant, reply }).await.map_err(|_| unavailable())?;
-    Ok(Json(answer.await.map_err(|_| unavailable())?))
+    Ok(Json(ask_core(state.sip, |reply| CoreCommand::Registrations { tenant: q.tenant, reply }).await?))
+}
+
+/// Live calls.
+async fn calls(
+    State(state): State<AdminState>,
+    Query(q): Query<ObjectsQuery>,
+) -> Result<Json<Vec<CallView>>, ApiError> {
+    Ok(Json(ask_core(state.sip, |reply| CoreCommand::Calls { tenant: q.tenant, reply }).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct CdrParams {
+    tenant: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    since_ms: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Finished calls, newest first.
+async fn cdrs(State(r): State<Arc<Reconciler>>, Query(q): Query<CdrParams>) -> Result<Json<Vec<Cdr>>, ApiError> {
+    let query = CdrQuery { tenant: q.tenant, since_ms: q.since_ms, limit: q.limit.unwrap_or(100).clamp(1, 10_000) };
+    Ok(Json(r.store().cdrs(&query).await?))
 }

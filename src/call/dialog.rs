@@ -14,8 +14,9 @@ use crate::sip::msg::{HeaderName, Message, MessageWriter, Method};
 use crate::sip::transport::Source;
 use crate::sip::txn::PeerTransport;
 
-/// The methods pbxd accepts inside a call.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, MESSAGE, NOTIFY, REGISTER";
+/// The methods pbxd serves (MESSAGE and NOTIFY are relayed inside calls too, but not served
+/// on their own, so they are not listed).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REGISTER";
 
 #[derive(Debug, Clone)]
 pub struct Dialog {

@@ -2,6 +2,7 @@
 //! and generated tenants.
 #![allow(dead_code)]
 
+pub mod sipp;
 pub mod torture;
 
 use std::fmt::Write;

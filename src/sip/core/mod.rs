@@ -413,17 +413,16 @@ impl SipCore {
         match method {
             Some(Method::Register) => self.on_register(&reply, &msg, source, now),
             Some(Method::Options) => self.on_options(&reply, &msg, source, now),
-            Some(
-                Method::Invite
-                | Method::Cancel
-                | Method::Bye
-                | Method::Update
-                | Method::Info
-                | Method::Message
-                | Method::Notify
-                | Method::Refer
-                | Method::Prack,
-            ) if matches!(reply, Reply::Txn(_)) => {
+            Some(Method::Invite | Method::Cancel | Method::Bye | Method::Update | Method::Info | Method::Prack)
+                if matches!(reply, Reply::Txn(_)) =>
+            {
+                let Reply::Txn(key) = reply else { return };
+                self.on_call_request(key, msg, source, now);
+            }
+            // Served only inside a call, where they are relayed to the other side.
+            Some(Method::Message | Method::Notify | Method::Refer)
+                if matches!(reply, Reply::Txn(_)) && msg.to().ok().is_some_and(|to| to.tag().is_some()) =>
+            {
                 let Reply::Txn(key) = reply else { return };
                 self.on_call_request(key, msg, source, now);
             }
