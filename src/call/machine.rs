@@ -126,10 +126,10 @@ struct SessionTimer {
 impl SessionTimer {
     fn touch(&mut self, now: Instant) {
         if let Some(interval) = self.interval {
-            // We refresh at half time; the peer must have refreshed by the interval's end
-            // (minus a margin, §10).
-            let due =
-                if self.we_refresh { interval / 2 } else { interval.saturating_sub(interval / 3).max(interval / 2) };
+            // We refresh at half time; the peer must have refreshed before the interval's end
+            // minus min(32 s, a third of it) (RFC 4028 §10).
+            let margin = (interval / 3).min(Duration::from_secs(32));
+            let due = if self.we_refresh { interval / 2 } else { interval - margin };
             self.deadline = Some(now + due);
         }
     }

@@ -19,6 +19,9 @@ pub mod limits;
 pub mod machine;
 pub mod media;
 
+#[cfg(test)]
+mod tests;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
