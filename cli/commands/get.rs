@@ -61,6 +61,12 @@ pub fn status(server: &Server) -> u8 {
             if !status.sip.is_empty() {
                 println!("SIP: {}", status.sip.join(", "));
             }
+            if let Some(m) = &status.media {
+                println!(
+                    "Media: {} relay session(s), {} of {} port pairs free",
+                    m.sessions, m.port_pairs_free, m.port_pairs
+                );
+            }
             0
         }
         Err(e) => e.report(),

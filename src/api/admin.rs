@@ -29,6 +29,16 @@ pub struct Status {
     /// SIP listeners as "udp:127.0.0.1:5060", with ports resolved.
     #[serde(default)]
     pub sip: Vec<String>,
+    /// Relay sessions (one per call with media) and free RTP port pairs.
+    #[serde(default)]
+    pub media: Option<MediaStatus>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MediaStatus {
+    pub sessions: usize,
+    pub port_pairs_free: usize,
+    pub port_pairs: usize,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -105,12 +115,18 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn status(State(state): State<AdminState>) -> Json<Status> {
     let snapshot = state.reconciler.snapshot();
+    let media = state.sip.as_ref().map(|sip| MediaStatus {
+        sessions: sip.relay.sessions(),
+        port_pairs_free: sip.relay.pool().available(),
+        port_pairs: sip.relay.pool().capacity(),
+    });
     let sip = state.sip.map_or_else(Vec::new, |sip| sip.local.iter().map(ToString::to_string).collect());
     Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         revision: snapshot.revision.clone(),
         tenants: snapshot.tenants.len(),
         sip,
+        media,
     })
 }
 
@@ -222,6 +238,6 @@ struct CdrParams {
 
 /// Finished calls, newest first.
 async fn cdrs(State(r): State<Arc<Reconciler>>, Query(q): Query<CdrParams>) -> Result<Json<Vec<Cdr>>, ApiError> {
-    let query = CdrQuery { tenant: q.tenant, since_ms: q.since_ms, limit: q.limit.unwrap_or(100).clamp(1, 10_000) };
+    let query = CdrQuery { tenant: q.tenant, since_ms: q.since_ms, limit: q.limit.unwrap_or(100).clamp(1, 50_000) };
     Ok(Json(r.store().cdrs(&query).await?))
 }

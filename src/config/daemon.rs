@@ -103,6 +103,11 @@ pub struct SipConfig {
     /// Stream transports (TCP, TLS).
     #[serde(default)]
     pub tcp: TcpConfig,
+    /// Most SIP transactions alive at once; beyond it new requests get 503. Finished
+    /// transactions linger 64*T1 (32 s by default) to absorb retransmissions, so a node
+    /// taking N calls/s holds about 4*N*64*T1 of them.
+    #[serde(default = "default_max_transactions")]
+    pub max_transactions: usize,
     /// Largest SIP message accepted, in bytes; larger ones get 513 or are dropped.
     #[serde(default = "default_max_message_size")]
     pub max_message_size: usize,
@@ -235,6 +240,9 @@ fn default_t2() -> Duration {
 fn default_t4() -> Duration {
     Duration::from_secs(5)
 }
+fn default_max_transactions() -> usize {
+    300_000
+}
 fn default_max_message_size() -> usize {
     65_535
 }
@@ -249,6 +257,7 @@ impl Default for SipConfig {
             registration: RegistrationConfig::default(),
             security: SecurityConfig::default(),
             tcp: TcpConfig::default(),
+            max_transactions: default_max_transactions(),
             max_message_size: default_max_message_size(),
             tls: None,
             calls: CallsConfig::default(),

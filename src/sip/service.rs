@@ -52,6 +52,7 @@ impl SipService {
         let (call_events_tx, call_events_rx) = mpsc::unbounded_channel();
         forward_relay_events(&relay, call_events_tx.clone())?;
         let calls = Calls::new(call_events_tx, cdrs, Arc::clone(&relay), media.address, call_settings(config));
+        let relay_for_handle = Arc::clone(&relay);
 
         let (started_tx, started_rx) = oneshot::channel();
         let (shutdown, shutdown_rx) = oneshot::channel();
@@ -92,7 +93,11 @@ impl SipService {
                             }
                         };
                     let (commands_tx, commands_rx) = mpsc::channel(64);
-                    let _ = started_tx.send(Ok(CoreHandle { commands: commands_tx, local: Arc::new(local) }));
+                    let _ = started_tx.send(Ok(CoreHandle {
+                        commands: commands_tx,
+                        local: Arc::new(local),
+                        relay: relay_for_handle,
+                    }));
                     tokio::select! {
                         () = core.run(inbound_rx, commands_rx, call_events_rx) => {}
                         _ = shutdown_rx => {}

@@ -82,6 +82,24 @@ pub fn run(
         .unwrap()
 }
 
+/// Runs `calls` calls of `scenario` at `rate` per second, at most `limit` at once.
+pub fn load(
+    dir: &Path,
+    scenario_name: &str,
+    rows: &[String],
+    server: SocketAddr,
+    calls: usize,
+    rate: u32,
+    limit: u32,
+) -> Output {
+    let timeout = calls as u64 / u64::from(rate.max(1)) + 30;
+    command(dir, scenario_name, rows, "127.0.0.1", free_port(), server)
+        .args(["-m", &calls.to_string(), "-r", &rate.to_string(), "-l", &limit.to_string()])
+        .args(["-timeout", &format!("{timeout}s"), "-timeout_error", "-recv_timeout", "10s"])
+        .output()
+        .unwrap()
+}
+
 /// A SIPp callee: registered as `ext` from its own port, then running `scenario_name` once.
 pub struct Phone {
     child: Option<Child>,
@@ -90,6 +108,18 @@ pub struct Phone {
 
 impl Phone {
     pub fn register(dir: &Path, ext: &str, domain: &str, server: SocketAddr, scenario_name: &str) -> Phone {
+        Self::answering(dir, ext, domain, server, scenario_name, 1)
+    }
+
+    /// A phone that takes `calls` calls, several at once.
+    pub fn answering(
+        dir: &Path,
+        ext: &str,
+        domain: &str,
+        server: SocketAddr,
+        scenario_name: &str,
+        calls: usize,
+    ) -> Phone {
         let port = free_port();
         let rows = [format!("{ext};demo-{ext};{domain}")];
         let reg = command(dir, "register.xml", &rows, "127.0.0.1", port, server)
@@ -98,7 +128,7 @@ impl Phone {
             .unwrap();
         assert!(reg.status.success(), "phone {ext} did not register: {}", String::from_utf8_lossy(&reg.stdout));
         let child = command(dir, scenario_name, &[], "127.0.0.1", port, server)
-            .args(["-m", "1", "-timeout", "60s", "-timeout_error"])
+            .args(["-m", &calls.to_string(), "-timeout", &format!("{}s", 60 + calls / 100), "-timeout_error"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

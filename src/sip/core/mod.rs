@@ -82,6 +82,8 @@ pub struct CoreHandle {
     pub commands: mpsc::Sender<CoreCommand>,
     /// Where the listeners really are (ports resolved).
     pub local: Arc<Vec<ListenSpec>>,
+    /// The RTP relay, for its counters.
+    pub relay: Arc<crate::media::relay::Relay>,
 }
 
 pub struct SipCore {
@@ -128,7 +130,8 @@ impl SipCore {
         calls: calls::Calls,
     ) -> Result<Self, String> {
         let timers = TimerConfig { t1: config.t1.as_std(), t2: config.t2.as_std(), t4: config.t4.as_std() };
-        let txn = TxnLayer::new(TxnConfig { timers, ..TxnConfig::default() });
+        let txn =
+            TxnLayer::new(TxnConfig { timers, max_transactions: config.max_transactions, ..TxnConfig::default() });
         let seed = random_u64();
         let auth = register::authenticator(&config, seed);
         let (failures, rate) = register::guards(&config)?;

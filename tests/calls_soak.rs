@@ -1,0 +1,89 @@
+//! No leaks: 10,000 calls through pbxd leave no live call, no relay session, no leased port,
+//! and resident memory within 10% of where it was after a warm-up.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::sipp::{self, Phone};
+use common::*;
+
+const ACME: &str = "acme.pbx.example.net";
+const WARM_UP: usize = 3_000;
+const CALLS: usize = 10_000;
+const RATE: u32 = 400;
+
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap()
+}
+
+/// Waits until pbxd has no call, no relay session and every port pair back in the pool.
+fn wait_idle(pbxd: &Pbxd) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let calls: Vec<serde_json::Value> =
+            serde_json::from_str(&stdout(&pbxd.pbxctl(&["calls", "-o", "json"]))).unwrap();
+        let status = stdout(&pbxd.pbxctl(&["status"]));
+        let media = status.lines().find(|l| l.starts_with("Media:")).unwrap_or_default().to_owned();
+        let idle = media.starts_with("Media: 0 relay session(s)") && {
+            let nums: Vec<&str> = media.split_whitespace().collect();
+            nums.get(4) == nums.get(6) // "N of N port pairs free"
+        };
+        if calls.is_empty() && idle {
+            return serde_json::json!({ "media": media });
+        }
+        assert!(Instant::now() < deadline, "pbxd did not go idle: {} calls, {media}", calls.len());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn ten_thousand_calls_leave_no_call_no_port_and_no_memory_behind() {
+    if !sipp::have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // One SIPp stands for a whole office here: lift the per-source flood limit. T1 = 50 ms
+    // (loopback) makes finished transactions go after 3.2 s, so memory is compared without them.
+    let pbxd = Pbxd::start_with(
+        dir.path(),
+        "",
+        "t1 = \"50ms\"\n[sip.security]\nrequests_per_second = 100000\nburst = 100000\n",
+    );
+    let tenants = copy_examples(dir.path());
+    let acme = tenants.join("acme.toml");
+    let text = std::fs::read_to_string(&acme).unwrap().replace(
+        "limits = { max_calls = 30, calls_per_second = 5, recording_quota_mb = 4096 }",
+        "limits = { max_calls = 5000, calls_per_second = 5000, calls_per_extension = 5000, recording_quota_mb = 4096 }",
+    );
+    std::fs::write(&acme, text).unwrap();
+    assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
+    let server = pbxd.sip_addr("udp");
+    let phone = Phone::answering(dir.path(), "102", ACME, server, "calls/uas_answer.xml", WARM_UP + CALLS);
+    let caller = [format!("101;demo-101;{ACME};102")];
+
+    let warm = sipp::load(dir.path(), "calls/uac_call.xml", &caller, server, WARM_UP, RATE, 2_000);
+    assert!(warm.status.success(), "warm-up calls failed: {}", String::from_utf8_lossy(&warm.stdout));
+    wait_idle(&pbxd);
+    std::thread::sleep(Duration::from_secs(4)); // 64*T1: the finished transactions go
+    let baseline = resident_kib(pbxd.pid());
+
+    let run = sipp::load(dir.path(), "calls/uac_call.xml", &caller, server, CALLS, RATE, 2_000);
+    assert!(run.status.success(), "calls failed: {}", String::from_utf8_lossy(&run.stdout));
+    let idle = wait_idle(&pbxd);
+    assert!(phone.finished_ok(), "the phone saw every call through");
+    std::thread::sleep(Duration::from_secs(4));
+    let after = resident_kib(pbxd.pid());
+    eprintln!("resident memory: {baseline} KiB after warm-up, {after} KiB after {CALLS} calls; {idle}");
+    assert!(after * 10 <= baseline * 11, "memory grew from {baseline} KiB to {after} KiB");
+
+    let cdrs: Vec<serde_json::Value> =
+        serde_json::from_str(&stdout(&pbxd.pbxctl(&["cdr", "--limit", "20000", "-o", "json"]))).unwrap();
+    assert_eq!(cdrs.len(), WARM_UP + CALLS, "one CDR per call");
+    assert!(cdrs.iter().all(|c| c["disposition"] == "answered"));
+}
