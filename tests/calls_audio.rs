@@ -1,0 +1,247 @@
+//! Two real softphones talk through pbxd: baresip 101 calls baresip 102 of the example tenant,
+//! each plays a tone from a WAV file as its microphone (101: 700 Hz, 102: 1300 Hz) and
+//! records what it receives (the `sndfile` module). Each recording must be the other side's
+//! tone, loud, not silence; the SDP each phone got must name pbxd's relay; and the CDR must
+//! show the call answered with RTP counted on both legs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ACME: &str = "acme.pbx.example.net";
+const RATE: u32 = 8_000;
+
+fn have_baresip() -> bool {
+    let found = Command::new("baresip").arg("-h").output().is_ok();
+    if !found {
+        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "baresip is not installed");
+        eprintln!("skipped: baresip is not installed");
+    }
+    found
+}
+
+/// An 8 kHz mono 16-bit WAV of a sine at `hz`.
+fn write_tone(path: &Path, hz: f64, secs: f64) {
+    let samples: Vec<i16> = (0..(secs * f64::from(RATE)) as usize)
+        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * hz * i as f64 / f64::from(RATE)).sin()) as i16)
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&RATE.to_le_bytes());
+    out.extend_from_slice(&(RATE * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// The samples of a 16-bit mono WAV (its `data` chunk).
+fn read_samples(path: &Path) -> Vec<f64> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        if id == b"data" {
+            let end = (at + 8 + len).min(bytes.len());
+            return bytes[at + 8..end].chunks_exact(2).map(|c| f64::from(i16::from_le_bytes([c[0], c[1]]))).collect();
+        }
+        at += 8 + len + (len & 1);
+    }
+    Vec::new()
+}
+
+/// Power of `hz` in `samples` (Goertzel), in dB.
+fn power_db(samples: &[f64], hz: f64) -> f64 {
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / f64::from(RATE)).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in samples {
+        let s = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    10.0 * (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(1e-9).log10()
+}
+
+fn rms(samples: &[f64]) -> f64 {
+    (samples.iter().map(|x| x * x).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+}
+
+/// What a phone received: its one `*-dec.wav` recording.
+fn recording(dir: &Path) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .collect();
+    assert_eq!(found.len(), 1, "one recording in {}: {found:?}", dir.display());
+    found.into_iter().next().unwrap()
+}
+
+/// Two free UDP ports in a row: baresip also binds TLS on its SIP port + 1.
+fn free_pair() -> u16 {
+    loop {
+        let p = common::sipp::free_port();
+        if p < 65_000
+            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+        {
+            return p;
+        }
+    }
+}
+
+struct Softphone {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Softphone {
+    fn new(root: &Path, ext: &str, tone_hz: f64, tone_secs: f64, rtp: &str, server: std::net::SocketAddr) -> Softphone {
+        let dir = root.join(format!("phone-{ext}"));
+        std::fs::create_dir_all(dir.join("rec")).unwrap();
+        write_tone(&dir.join("in.wav"), tone_hz, tone_secs);
+        let port = free_pair();
+        std::fs::write(
+            dir.join("config"),
+            format!(
+                "poll_method epoll\nsip_listen 127.0.0.1:{port}\nnet_interface 127.0.0.1\n\
+                 audio_source aufile,{in_wav}\naudio_alert none\nrtp_ports {rtp}\nsnd_path {rec}\n\
+                 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
+                 module_app account.so\nmodule_app menu.so\n",
+                in_wav = dir.join("in.wav").display(),
+                rec = dir.join("rec").display(),
+            ),
+        )
+        .unwrap();
+        let answer = if ext == "102" { ";answermode=auto" } else { "" };
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{ext}@{ACME}>;auth_pass=demo-{ext};outbound=\"sip:{server};transport=udp\";regint=60;\
+                 audio_codecs=PCMU{answer}\n"
+            ),
+        )
+        .unwrap();
+        Softphone { dir, port, child: None }
+    }
+
+    /// Starts baresip (quitting after `quit_after` s at the latest), running `commands`.
+    fn start(&mut self, quit_after: u32, commands: &[&str]) {
+        let log = std::fs::File::create(self.dir.join("log")).unwrap();
+        let mut cmd = Command::new("baresip");
+        cmd.args(["-4", "-s", "-t", &quit_after.to_string(), "-f"]).arg(&self.dir);
+        for c in commands {
+            cmd.args(["-e", c]);
+        }
+        let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+        self.child = Some(child);
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.dir.join("log")).unwrap_or_default()).into_owned()
+    }
+
+    /// SIGTERM, so baresip unregisters, then wait.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Softphone {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_baresip_phones_hear_each_other_through_the_relay() {
+    if !have_baresip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = Pbxd::start_with(dir.path(), "", "");
+    let tenants = copy_examples(dir.path());
+    assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
+    let server = pbxd.sip_addr("udp");
+
+    // 101's tone lasts 3 s: when its file ends baresip hangs up, which makes the call 3 s long.
+    let mut alice = Softphone::new(dir.path(), "101", 700.0, 3.0, "42000-42499", server);
+    let mut bob = Softphone::new(dir.path(), "102", 1300.0, 6.0, "42500-42999", server);
+    bob.start(20, &[]);
+    let bob_contact = format!("@127.0.0.1:{}", bob.port);
+    wait_for("102 to register", Duration::from_secs(10), || {
+        stdout(&pbxd.pbxctl(&["registrations"])).contains(&bob_contact)
+    });
+    alice.start(15, &[&format!("/dial sip:102@{ACME}")]);
+    wait_for("the call to end on both phones", Duration::from_secs(15), || {
+        alice.log().contains("terminated") && bob.log().contains("terminated")
+    });
+    let (alice_log, bob_log) = (alice.log(), bob.log());
+    alice.stop();
+    bob.stop();
+
+    let heard_by_alice = read_samples(&recording(&alice.dir.join("rec")));
+    let heard_by_bob = read_samples(&recording(&bob.dir.join("rec")));
+    for (who, samples, want, other) in [("101", &heard_by_alice, 1300.0, 700.0), ("102", &heard_by_bob, 700.0, 1300.0)]
+    {
+        let level = rms(samples);
+        let margin = power_db(samples, want) - power_db(samples, other);
+        eprintln!(
+            "{who} heard {:.1} s, RMS {level:.0}, {want} Hz {margin:.1} dB above {other} Hz",
+            samples.len() as f64 / 8000.0
+        );
+        assert!(samples.len() >= 2 * RATE as usize, "{who} recorded under 2 s");
+        assert!(level > 1000.0, "{who} heard (near) silence: RMS {level:.0}");
+        assert!(margin > 20.0, "{who} did not hear the other phone's {want} Hz tone: {margin:.1} dB");
+    }
+
+    // The media went through pbxd: each phone saw the relay's address in SDP and got RTP from it.
+    let status = stdout(&pbxd.pbxctl(&["status"]));
+    assert!(status.contains("Media: 0 relay session(s)"), "{status}");
+    for log in [&alice_log, &bob_log] {
+        assert!(log.contains("receiving from 127.0.0.1:2"), "RTP did not come from the relay (ports 20000+): {log}");
+    }
+
+    wait_for("the CDR", Duration::from_secs(5), || stdout(&pbxd.pbxctl(&["cdr", "-o", "json"])).contains("answered"));
+    let cdrs: Vec<serde_json::Value> = serde_json::from_str(&stdout(&pbxd.pbxctl(&["cdr", "-o", "json"]))).unwrap();
+    let cdr = &cdrs[0];
+    assert_eq!((cdr["caller"].as_str(), cdr["callee"].as_str()), (Some("101"), Some("102")));
+    assert_eq!(cdr["disposition"], "answered");
+    assert!(cdr["billsec"].as_i64().unwrap() >= 2, "{cdr}");
+    for leg in cdr["legs"].as_array().unwrap() {
+        let (inbound, outbound) = (leg["packets_in"].as_u64().unwrap(), leg["packets_out"].as_u64().unwrap());
+        assert!(inbound > 100 && outbound > 100, "leg {} relayed {inbound} in / {outbound} out: {cdr}", leg["role"]);
+    }
+}
