@@ -102,13 +102,18 @@ async fn exercise(url: &str, backend: Backend) {
             CdrLeg { role: "a".into(), party: "101".into(), packets_in: 3000, jitter_ms: 1.5, ..CdrLeg::default() },
             CdrLeg { role: "b".into(), party: "102".into(), lost: 2, ..CdrLeg::default() },
         ],
+        did: String::new(),
+        queue: String::new(),
     };
     let calls = [cdr("c1", "acme", 1_000), cdr("c2", "acme", 5_000), cdr("c3", "globex", 6_000)];
     store.insert_cdrs(&calls).await.unwrap();
-    let acme = store.cdrs(&CdrQuery { tenant: Some("acme".into()), since_ms: None, limit: 10 }).await.unwrap();
+    let acme = store.cdrs(&CdrQuery { tenant: Some("acme".into()), limit: 10, ..CdrQuery::default() }).await.unwrap();
     assert_eq!(acme, [calls[1].clone(), calls[0].clone()]);
-    let recent = store.cdrs(&CdrQuery { tenant: None, since_ms: Some(4_000), limit: 1 }).await.unwrap();
+    let recent = store.cdrs(&CdrQuery { since_ms: Some(4_000), limit: 1, ..CdrQuery::default() }).await.unwrap();
     assert_eq!(recent, [calls[2].clone()]);
+    assert_eq!(store.cdr("c2").await.unwrap(), Some(calls[1].clone()));
+    assert_eq!(store.cdr("nope").await.unwrap(), None);
+    cdr_filters_and_pages(&store).await;
     store.close().await;
 
     // Reopening runs the migrations again (a no-op) and finds the same head.
@@ -117,6 +122,89 @@ async fn exercise(url: &str, backend: Backend) {
     assert_eq!((head.number, head.author.as_str(), head.comment.as_str()), (2, "bob", "second"));
     assert_eq!(content, second);
     store.close().await;
+}
+
+/// 100,000 generated CDRs: filtered queries paged with the keyset cursor return exactly the
+/// matching calls, newest first, none twice (three calls share each start time).
+async fn cdr_filters_and_pages(store: &Store) {
+    const N: usize = 100_000;
+    let pick = |i: usize, options: &[&str]| options[i % options.len()].to_owned();
+    let generated: Vec<Cdr> = (0..N)
+        .map(|i| Cdr {
+            id: format!("g{i:06}"),
+            tenant: if i % 10 == 0 { "globex".into() } else { "acme".into() },
+            call_id: format!("{i}@gen"),
+            direction: pick(i, &["internal", "inbound", "outbound"]),
+            caller: format!("1{:02}", i % 50),
+            callee: format!("2{:02}", i % 37),
+            start_ms: 10_000_000 + (i / 3) as i64 * 1000,
+            answer_ms: 0,
+            end_ms: 10_000_000 + (i / 3) as i64 * 1000 + 5000,
+            billsec: 0,
+            disposition: pick(i, &["answered", "busy", "no_answer", "cancelled"]),
+            hangup_cause: "BYE".into(),
+            hangup_side: "caller".into(),
+            codec: "PCMA".into(),
+            legs: Vec::new(),
+            did: if i % 5 == 0 { "+4930123456".into() } else { String::new() },
+            queue: if i % 7 == 0 { "support".into() } else { String::new() },
+        })
+        .collect();
+    for chunk in generated.chunks(5_000) {
+        store.insert_cdrs(chunk).await.unwrap();
+    }
+    let queries = [
+        CdrQuery {
+            tenant: Some("acme".into()),
+            disposition: Some("busy".into()),
+            extension: Some("105".into()),
+            since_ms: Some(10_000_000 + 2_000_000),
+            until_ms: Some(10_000_000 + 30_000_000),
+            limit: 7,
+            ..CdrQuery::default()
+        },
+        CdrQuery {
+            tenant: Some("acme".into()),
+            did: Some("+4930123456".into()),
+            queue: Some("support".into()),
+            direction: Some("inbound".into()),
+            limit: 100,
+            ..CdrQuery::default()
+        },
+        CdrQuery { number: Some("236".into()), limit: 999, ..CdrQuery::default() },
+    ];
+    for query in queries {
+        let matches = |c: &&Cdr| {
+            let eq = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
+            let party = |want: &Option<String>| want.as_deref().is_none_or(|w| w == c.caller || w == c.callee);
+            eq(&query.tenant, &c.tenant)
+                && eq(&query.direction, &c.direction)
+                && eq(&query.disposition, &c.disposition)
+                && eq(&query.did, &c.did)
+                && eq(&query.queue, &c.queue)
+                && party(&query.extension)
+                && party(&query.number)
+                && query.since_ms.is_none_or(|t| c.start_ms >= t)
+                && query.until_ms.is_none_or(|t| c.start_ms < t)
+        };
+        let mut expected: Vec<&str> = generated.iter().filter(matches).map(|c| c.id.as_str()).collect();
+        expected.sort_by(|a, b| b.cmp(a)); // ids grow with start time: newest first
+        assert!(expected.len() > 2 * query.limit as usize, "the query spans several pages");
+        let mut got = Vec::new();
+        let mut page_query = query.clone();
+        loop {
+            let page = store.cdrs(&page_query).await.unwrap();
+            assert!(page.len() <= query.limit as usize);
+            got.extend(page.iter().map(|c| c.id.clone()));
+            match page.last() {
+                Some(last) if page.len() == query.limit as usize => {
+                    page_query.before = Some((last.start_ms, last.id.clone()));
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(got, expected, "{query:?}");
+    }
 }
 
 #[tokio::test]

@@ -238,6 +238,11 @@ struct CdrParams {
 
 /// Finished calls, newest first.
 async fn cdrs(State(r): State<Arc<Reconciler>>, Query(q): Query<CdrParams>) -> Result<Json<Vec<Cdr>>, ApiError> {
-    let query = CdrQuery { tenant: q.tenant, since_ms: q.since_ms, limit: q.limit.unwrap_or(100).clamp(1, 50_000) };
+    let query = CdrQuery {
+        tenant: q.tenant,
+        since_ms: q.since_ms,
+        limit: q.limit.unwrap_or(100).clamp(1, 50_000),
+        ..CdrQuery::default()
+    };
     Ok(Json(r.store().cdrs(&query).await?))
 }

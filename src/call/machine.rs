@@ -1074,19 +1074,16 @@ impl Call {
             end_ms,
             billsec,
             disposition: self.disposition.to_owned(),
-            hangup_cause: self.cause.clone(),
+            hangup_cause: self.cause.chars().take(64).collect(),
             hangup_side: self.hangup_side.to_owned(),
             codec: codec.clone(),
             legs: vec![
                 leg("a", &self.caller.number, &self.a.call_id, stats.as_ref().map(|s| &s.a)),
                 leg("b", &self.callee.number, &self.b_call_id, stats.as_ref().map(|s| &s.b)),
             ],
+            did: String::new(),
+            queue: String::new(),
         }
-    }
-
-    /// The relay session, to route its inactivity events here.
-    pub fn media_session(&self) -> Option<crate::media::relay::SessionId> {
-        self.anchor.as_ref().map(Anchor::session_id)
     }
 }
 

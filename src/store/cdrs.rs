@@ -52,6 +52,12 @@ pub struct Cdr {
     pub hangup_side: String,
     pub codec: String,
     pub legs: Vec<CdrLeg>,
+    /// The public number an inbound call came in on; empty otherwise.
+    #[serde(default)]
+    pub did: String,
+    /// The queue that handled the call; empty otherwise.
+    #[serde(default)]
+    pub queue: String,
 }
 
 impl Cdr {
@@ -61,17 +67,29 @@ impl Cdr {
     }
 }
 
-/// Which CDRs to read, newest first.
+/// Which CDRs to read, newest first. Every filter is optional; set ones must all match.
 #[derive(Debug, Clone, Default)]
 pub struct CdrQuery {
     pub tenant: Option<String>,
     /// Only calls that started at or after this time (ms since the epoch).
     pub since_ms: Option<i64>,
+    /// Only calls that started before this time.
+    pub until_ms: Option<i64>,
+    pub direction: Option<String>,
+    pub disposition: Option<String>,
+    /// Calls from or to this extension.
+    pub extension: Option<String>,
+    /// Calls from or to this number (exact).
+    pub number: Option<String>,
+    pub did: Option<String>,
+    pub queue: Option<String>,
+    /// Keyset cursor: only calls before this (start_ms, id), i.e. the page after it.
+    pub before: Option<(i64, String)>,
     pub limit: i64,
 }
 
 const COLUMNS: &str = "id, tenant, call_id, direction, caller, callee, start_ms, answer_ms, end_ms, billsec, \
-                       disposition, hangup_cause, hangup_side, codec, legs";
+                       disposition, hangup_cause, hangup_side, codec, legs, did, queue";
 
 fn cdr_of(row: &AnyRow, b: Backend) -> Result<Cdr, StoreError> {
     let text = |c: &str| super::revisions::text(row, c, b);
@@ -92,57 +110,100 @@ fn cdr_of(row: &AnyRow, b: Backend) -> Result<Cdr, StoreError> {
         hangup_side: text("hangup_side")?,
         codec: text("codec")?,
         legs: serde_json::from_str(&legs).map_err(|e| StoreError::Corrupt(0, format!("CDR legs: {e}")))?,
+        did: text("did")?,
+        queue: text("queue")?,
     })
 }
 
 impl Store {
-    /// Writes finished calls in one transaction.
+    /// Writes finished calls in one transaction, up to 100 rows per statement.
     pub async fn insert_cdrs(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
-        if cdrs.is_empty() {
-            return Ok(());
-        }
-        let insert = self
-            .sql(&format!("INSERT INTO cdrs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .into_owned();
+        const ROWS: usize = 100;
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let mut tx = self.pool.begin().await?;
-        for c in cdrs {
-            let legs = serde_json::to_string(&c.legs).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
-            sqlx::query(&insert)
-                .bind(&c.id)
-                .bind(&c.tenant)
-                .bind(&c.call_id)
-                .bind(&c.direction)
-                .bind(&c.caller)
-                .bind(&c.callee)
-                .bind(c.start_ms)
-                .bind(c.answer_ms)
-                .bind(c.end_ms)
-                .bind(c.billsec)
-                .bind(&c.disposition)
-                .bind(&c.hangup_cause)
-                .bind(&c.hangup_side)
-                .bind(&c.codec)
-                .bind(legs)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in cdrs.chunks(ROWS) {
+            let values = vec![row; chunk.len()].join(", ");
+            let insert = self.sql(&format!("INSERT INTO cdrs ({COLUMNS}) VALUES {values}")).into_owned();
+            let mut q = sqlx::query(&insert);
+            for c in chunk {
+                let legs = serde_json::to_string(&c.legs).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
+                q = q
+                    .bind(&c.id)
+                    .bind(&c.tenant)
+                    .bind(&c.call_id)
+                    .bind(&c.direction)
+                    .bind(&c.caller)
+                    .bind(&c.callee)
+                    .bind(c.start_ms)
+                    .bind(c.answer_ms)
+                    .bind(c.end_ms)
+                    .bind(c.billsec)
+                    .bind(&c.disposition)
+                    .bind(&c.hangup_cause)
+                    .bind(&c.hangup_side)
+                    .bind(&c.codec)
+                    .bind(legs)
+                    .bind(&c.did)
+                    .bind(&c.queue);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// CDRs matching `query`, newest first.
+    /// CDRs matching `query`, newest first (by start time, then id, so pages never skip or
+    /// repeat a call).
     pub async fn cdrs(&self, query: &CdrQuery) -> Result<Vec<Cdr>, StoreError> {
+        enum Bind<'a> {
+            Int(i64),
+            Text(&'a str),
+        }
         let mut sql = format!("SELECT {COLUMNS} FROM cdrs WHERE start_ms >= ?");
-        if query.tenant.is_some() {
-            sql.push_str(" AND tenant = ?");
+        let mut binds = vec![Bind::Int(query.since_ms.unwrap_or(0))];
+        if let Some(until) = query.until_ms {
+            sql.push_str(" AND start_ms < ?");
+            binds.push(Bind::Int(until));
+        }
+        for (column, value) in [
+            ("tenant", &query.tenant),
+            ("direction", &query.direction),
+            ("disposition", &query.disposition),
+            ("did", &query.did),
+            ("queue", &query.queue),
+        ] {
+            if let Some(v) = value {
+                sql.push_str(&format!(" AND {column} = ?"));
+                binds.push(Bind::Text(v));
+            }
+        }
+        for party in [&query.extension, &query.number].into_iter().flatten() {
+            sql.push_str(" AND (caller = ? OR callee = ?)");
+            binds.push(Bind::Text(party));
+            binds.push(Bind::Text(party));
+        }
+        if let Some((start, id)) = &query.before {
+            sql.push_str(" AND (start_ms < ? OR (start_ms = ? AND id < ?))");
+            binds.extend([Bind::Int(*start), Bind::Int(*start), Bind::Text(id)]);
         }
         sql.push_str(" ORDER BY start_ms DESC, id DESC LIMIT ?");
+        binds.push(Bind::Int(query.limit.clamp(1, 100_000)));
         let sql = self.sql(&sql).into_owned();
-        let mut q = sqlx::query(&sql).bind(query.since_ms.unwrap_or(0));
-        if let Some(t) = &query.tenant {
-            q = q.bind(t);
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = match b {
+                Bind::Int(i) => q.bind(i),
+                Bind::Text(t) => q.bind(t),
+            };
         }
-        let rows = q.bind(query.limit.clamp(1, 100_000)).fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(|row| cdr_of(row, self.backend)).collect()
+    }
+
+    /// One CDR by id.
+    pub async fn cdr(&self, id: &str) -> Result<Option<Cdr>, StoreError> {
+        let sql = self.sql(&format!("SELECT {COLUMNS} FROM cdrs WHERE id = ?")).into_owned();
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| cdr_of(&r, self.backend)).transpose()
     }
 }

@@ -26,6 +26,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/mysql/0003_cdrs.sql"),
         include_str!("migrations/postgres/0003_cdrs.sql"),
     ),
+    (
+        4,
+        include_str!("migrations/sqlite/0004_cdr_filters.sql"),
+        include_str!("migrations/mysql/0004_cdr_filters.sql"),
+        include_str!("migrations/postgres/0004_cdr_filters.sql"),
+    ),
 ];
 
 pub async fn run(store: &Store) -> Result<(), StoreError> {
