@@ -1,6 +1,7 @@
 //! Starting and stopping pbxd: storage, the first revision, the admin listeners, signals.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tokio::net::{TcpListener, UnixListener};
@@ -24,10 +25,21 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let snapshot = reconciler.snapshot();
     tracing::info!(revision = snapshot.revision_number(), tenants = snapshot.tenants.len(), "desired state loaded");
 
-    let sip =
-        SipService::start(&config.sip, &config.media, reconciler.subscribe_snapshots(), reconciler.store().clone())
-            .await
-            .context("cannot start SIP")?;
+    let bus = crate::events::EventBus::new();
+    let sip = SipService::start(
+        &config.sip,
+        &config.media,
+        reconciler.subscribe_snapshots(),
+        reconciler.store().clone(),
+        bus.clone(),
+    )
+    .await
+    .context("cannot start SIP")?;
+
+    forward_config_events(&reconciler, &bus);
+    if let Some(addr) = &config.api.listen {
+        start_api(&config, addr, reconciler.clone(), Some(sip.handle.clone()), bus.clone()).await?;
+    }
 
     let socket = &config.admin.socket;
     let unix = bind_socket(socket)?;
@@ -121,4 +133,60 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         _ = int.recv() => tracing::info!("SIGINT: stopping"),
     }
+}
+
+/// Tenant revisions applied become `config_applied` events, one per tenant.
+fn forward_config_events(reconciler: &Arc<Reconciler>, bus: &crate::events::EventBus) {
+    let mut rx = reconciler.subscribe_events();
+    let bus = bus.clone();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(crate::reconcile::ConfigEvent::TenantApplied { tenant, revision }) => {
+                    bus.publish(Some(&tenant), crate::events::EventKind::ConfigApplied { revision });
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// The reporting API on its own listener (HTTP, or HTTPS with `[api.tls]`).
+async fn start_api(
+    config: &DaemonConfig,
+    addr: &str,
+    reconciler: Arc<Reconciler>,
+    sip: Option<crate::sip::core::CoreHandle>,
+    bus: crate::events::EventBus,
+) -> anyhow::Result<()> {
+    use crate::api::v1;
+    let api = &config.api;
+    let auth =
+        v1::Auth::new(api.operator_token_sha256.as_ref().map(|t| t.0.clone()), api.requests_per_second, api.burst)
+            .map_err(anyhow::Error::msg)
+            .context("[api]")?;
+    let metrics = Arc::new(v1::metrics::Metrics::default());
+    v1::metrics::spawn_observer(Arc::clone(&metrics), &bus);
+    let router = v1::router(v1::ApiState { reconciler, sip, auth: Arc::new(auth), bus, metrics });
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ([api] listen)"))?;
+    match &api.tls {
+        Some(tls) => {
+            let acceptor = crate::sip::transport::tls_acceptor(&tls.certificate, &tls.key)
+                .map_err(anyhow::Error::msg)
+                .context("[api.tls]")?;
+            tracing::info!(%addr, "reporting API listening on HTTPS");
+            tokio::spawn(crate::api::https::serve(listener, acceptor, router));
+        }
+        None => {
+            tracing::info!(%addr, "reporting API listening on HTTP");
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, service).await {
+                    tracing::error!(error = %e, "reporting API stopped");
+                }
+            });
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod call;
 pub mod config;
 pub mod daemon;
 pub mod dialplan;
+pub mod events;
 pub mod media;
 pub mod plan;
 pub mod reconcile;

@@ -22,6 +22,8 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, router: Router)
                 Ok(Ok(stream)) => stream,
                 _ => return tracing::debug!(%peer, "admin TLS handshake failed"),
             };
+            // Handlers see the client's address (rate limits), as with axum's own serve.
+            let router = router.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
             let service = TowerToHyperService::new(router);
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)

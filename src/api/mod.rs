@@ -4,3 +4,4 @@
 pub mod admin;
 pub mod error;
 pub mod https;
+pub mod v1;

@@ -18,7 +18,8 @@ use crate::store::Cdr;
 #[derive(Debug)]
 pub enum CallEvent {
     Output(u64, Output),
-    Ended(u64),
+    /// The call is over; its record, unless the task died without one.
+    Ended(u64, Option<Box<Cdr>>),
     /// From the relay: a session saw no RTP for its inactivity timeout.
     MediaInactive(crate::media::relay::SessionId),
 }
@@ -44,7 +45,7 @@ async fn run(
 ) {
     let id = setup.id;
     // Tells the core the call is gone on every way out of this function, panics included.
-    let _ended = Ended { id, to_core: to_core.clone() };
+    let mut ended = Ended { id, to_core: to_core.clone(), cdr: None };
     let mut call = Call::start(setup, Instant::now());
     loop {
         while let Some(output) = call.poll_output() {
@@ -65,6 +66,7 @@ async fn run(
     let cdr = call.cdr();
     drop(call);
     drop(guard);
+    ended.cdr = Some(Box::new(cdr.clone()));
     if cdrs.send(cdr).await.is_err() {
         tracing::error!(call = id, "CDR writer gone; a CDR was lost");
     }
@@ -73,10 +75,11 @@ async fn run(
 struct Ended {
     id: u64,
     to_core: mpsc::UnboundedSender<CallEvent>,
+    cdr: Option<Box<Cdr>>,
 }
 
 impl Drop for Ended {
     fn drop(&mut self) {
-        let _ = self.to_core.send(CallEvent::Ended(self.id));
+        let _ = self.to_core.send(CallEvent::Ended(self.id, self.cdr.take()));
     }
 }

@@ -113,7 +113,7 @@ pub struct CallSetup {
 }
 
 /// A live call as `pbxctl calls` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CallView {
     pub id: u64,
     pub tenant: String,

@@ -40,6 +40,51 @@ pub struct DaemonConfig {
     /// The RTP relay that anchors call media.
     #[serde(default)]
     pub media: MediaConfig,
+    /// The reporting API (/api/v1) and Prometheus metrics (/metrics), for tenants' tools.
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// The reporting API. Tenants authenticate with the tokens of their `api_user`s; the node
+/// operator with `operator_token_sha256`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// TCP listener, e.g. "0.0.0.0:8443"; none disables the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Serve HTTPS with this certificate; without it the API speaks plain HTTP (keep it behind
+    /// a TLS proxy or on a management network then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// SHA-256 of the operator's bearer token (all tenants, /metrics), from `pbxctl secret token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_token_sha256: Option<Sha256Hex>,
+    /// Requests per second per client address; more get 429.
+    #[serde(default = "default_api_rate")]
+    pub requests_per_second: u32,
+    /// Burst above that rate.
+    #[serde(default = "default_api_burst")]
+    pub burst: u32,
+}
+
+fn default_api_rate() -> u32 {
+    200
+}
+fn default_api_burst() -> u32 {
+    400
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            tls: None,
+            operator_token_sha256: None,
+            requests_per_second: default_api_rate(),
+            burst: default_api_burst(),
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {

@@ -41,11 +41,13 @@ pub fn load_tenants(sources: Vec<TenantSource>, files_on_disk: bool) -> Result<V
     if problems.is_empty() { Ok(tenants) } else { Err(problems) }
 }
 
-/// The JSON Schemas of tenant files and pbxd.toml, by file name, as pretty JSON.
+/// The generated documents, by file name, as pretty JSON: the JSON Schemas of tenant files
+/// and pbxd.toml, and the OpenAPI document of the reporting API.
 pub fn schemas() -> Vec<(&'static str, String)> {
     let pretty = |schema: schemars::Schema| serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
     vec![
         ("tenant.schema.json", pretty(schemars::schema_for!(model::TenantFile))),
         ("pbxd.schema.json", pretty(schemars::schema_for!(daemon::DaemonConfig))),
+        ("openapi.json", serde_json::to_string_pretty(&crate::api::v1::openapi::openapi()).unwrap_or_default() + "\n"),
     ]
 }

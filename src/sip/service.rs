@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::call::CallSettings;
 use crate::call::actor::CallEvent;
 use crate::config::daemon::{MediaConfig, SipConfig};
+use crate::events::EventBus;
 use crate::media::relay::{PortPool, PortPoolConfig, Relay, RelayConfig, RelayEvent};
 use crate::reconcile::RoutingSnapshot;
 use crate::sip::core::{Calls, CoreHandle, SipCore, register};
@@ -38,6 +39,7 @@ impl SipService {
         media: &MediaConfig,
         snapshot: watch::Receiver<Arc<RoutingSnapshot>>,
         store: Store,
+        bus: EventBus,
     ) -> anyhow::Result<Self> {
         let specs: Vec<ListenSpec> =
             config.listen.iter().map(|l| l.parse()).collect::<Result<_, String>>().map_err(anyhow::Error::msg)?;
@@ -51,7 +53,7 @@ impl SipService {
         let (cdrs, cdr_writer) = crate::call::cdr::spawn(store);
         let (call_events_tx, call_events_rx) = mpsc::unbounded_channel();
         forward_relay_events(&relay, call_events_tx.clone())?;
-        let calls = Calls::new(call_events_tx, cdrs, Arc::clone(&relay), media.address, call_settings(config));
+        let calls = Calls::new(call_events_tx, cdrs, Arc::clone(&relay), media.address, call_settings(config), bus);
         let relay_for_handle = Arc::clone(&relay);
 
         let (started_tx, started_rx) = oneshot::channel();

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{Backend, Store, StoreError};
 
 /// One leg of a call: who, which codec, and its RTP statistics.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CdrLeg {
     /// "a" for the caller's leg, "b" for a callee's.
     pub role: String,
@@ -27,7 +27,7 @@ pub struct CdrLeg {
 }
 
 /// A finished call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cdr {
     /// Unique id, time-ordered.
     pub id: String,

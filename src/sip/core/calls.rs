@@ -20,6 +20,7 @@ use crate::call::actor::{self, CallEvent};
 use crate::call::limits::{CallLimits, Refusal};
 use crate::call::machine::{Input, Output};
 use crate::call::{CallSettings, CallSetup, CallView, Party, Side, Target};
+use crate::events::{EventBus, EventKind};
 use crate::media::relay::{Relay, SessionId};
 use crate::sip::msg::{Message, Method, ResponseBuilder, Uri};
 use crate::sip::registrar::{Reach, Transport};
@@ -51,6 +52,7 @@ pub struct Calls {
     relay: Arc<Relay>,
     media_ip: IpAddr,
     settings: CallSettings,
+    bus: EventBus,
 }
 
 impl Calls {
@@ -60,6 +62,7 @@ impl Calls {
         relay: Arc<Relay>,
         media_ip: IpAddr,
         settings: CallSettings,
+        bus: EventBus,
     ) -> Calls {
         Calls {
             entries: HashMap::new(),
@@ -75,6 +78,7 @@ impl Calls {
             relay,
             media_ip,
             settings,
+            bus,
         }
     }
 
@@ -119,6 +123,10 @@ impl Calls {
     pub fn purge(&mut self) {
         self.limits.purge();
     }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
 }
 
 impl SipCore {
@@ -159,7 +167,15 @@ impl SipCore {
     pub(super) fn on_call_event(&mut self, event: CallEvent, now: Instant) {
         match event {
             CallEvent::Output(id, output) => self.on_call_output(id, output, now),
-            CallEvent::Ended(id) => {
+            CallEvent::Ended(id, cdr) => {
+                if let Some(cdr) = cdr {
+                    let tenant = cdr.tenant.clone();
+                    let missed = matches!(cdr.disposition.as_str(), "busy" | "no_answer" | "cancelled");
+                    if missed {
+                        self.calls.bus.publish(Some(&tenant), EventKind::CallMissed { cdr: (*cdr).clone() });
+                    }
+                    self.calls.bus.publish(Some(&tenant), EventKind::CallEnded { cdr: *cdr });
+                }
                 if let Some(entry) = self.calls.entries.remove(&id) {
                     self.calls.by_a.remove(&entry.a_dialog);
                     self.calls.by_b.remove(&entry.b_call_id);
@@ -199,6 +215,9 @@ impl SipCore {
                     if let Some(session) = view.session.map(SessionId) {
                         entry.session = Some(session);
                         self.calls.by_session.insert(session, id);
+                    }
+                    if view.state == "answered" && entry.view.state != "answered" {
+                        self.calls.bus.publish(Some(&view.tenant), EventKind::CallAnswered { call: view.clone() });
                     }
                     entry.view = view;
                 }
@@ -331,6 +350,7 @@ impl SipCore {
             legs: vec![call_id.clone()],
             session: None,
         };
+        self.calls.bus.publish(Some(&view.tenant), EventKind::CallStarted { call: view.clone() });
         let a_dialog = (call_id, from_tag);
         self.calls.by_a.insert(a_dialog.clone(), id);
         self.calls.by_b.insert(b_call_id.clone(), id);

@@ -15,6 +15,14 @@ impl SipCore {
     /// gets it.
     pub(super) fn location_changed(&mut self, change: LocationChange) {
         self.keepalive.apply(&change, unix_now());
+        let (tenant, aor, contact, registered) = match &change {
+            LocationChange::Upsert { tenant, user, binding } => (tenant, user, &binding.contact, true),
+            LocationChange::Remove { tenant, user, contact, .. } => (tenant, user, contact, false),
+        };
+        self.calls.bus().publish(
+            Some(tenant),
+            crate::events::EventKind::RegistrationChanged { aor: aor.clone(), contact: contact.clone(), registered },
+        );
         self.persist_change(super::register::to_write(change));
     }
 

@@ -21,7 +21,7 @@ use crate::sip::txn::PeerTransport;
 use crate::store::{RegistrationWrite, StoredRegistration};
 
 /// One registered contact, as `pbxctl registrations` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegistrationView {
     pub tenant: String,
     /// Address of record: extension@domain.

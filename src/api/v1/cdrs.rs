@@ -1,0 +1,280 @@
+//! CDRs and reports: filtered, cursor-paged lists (JSON or CSV), one record, and aggregates
+//! per hour or day, per extension and per DID.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiState, Principal};
+use crate::api::error::ApiError;
+use crate::store::{Cdr, CdrQuery};
+
+/// Filters of `GET /api/v1/cdrs` and the reports.
+#[derive(Debug, Default, Deserialize)]
+pub struct CdrParams {
+    tenant: Option<String>,
+    /// RFC 3339 time or milliseconds since the epoch: calls that started at or after it.
+    since: Option<String>,
+    /// Calls that started before it.
+    until: Option<String>,
+    direction: Option<String>,
+    disposition: Option<String>,
+    extension: Option<String>,
+    number: Option<String>,
+    did: Option<String>,
+    queue: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<i64>,
+    /// "csv" for text/csv; JSON otherwise (or by `Accept: text/csv`).
+    format: Option<String>,
+}
+
+/// One page of CDRs.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CdrPage {
+    pub cdrs: Vec<Cdr>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+fn bad(why: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, why)
+}
+
+fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    text.parse::<jiff::Timestamp>()
+        .map(|t| Some(t.as_millisecond()))
+        .map_err(|_| bad(format!("{name}: an RFC 3339 time or milliseconds since the epoch")))
+}
+
+/// The cursor is "start_ms.id" of the last record seen; opaque to clients.
+fn parse_cursor(text: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    let (start, id) = text.split_once('.').ok_or_else(|| bad("cursor: not a cursor from this API"))?;
+    let start = start.parse().map_err(|_| bad("cursor: not a cursor from this API"))?;
+    Ok(Some((start, id.to_owned())))
+}
+
+/// The store query for `params` as `principal` may run it.
+fn query(principal: &Principal, params: &CdrParams, limit: i64) -> Result<CdrQuery, ApiError> {
+    Ok(CdrQuery {
+        tenant: principal.scope_tenant(params.tenant.clone())?,
+        since_ms: parse_time("since", params.since.as_deref())?,
+        until_ms: parse_time("until", params.until.as_deref())?,
+        direction: params.direction.clone(),
+        disposition: params.disposition.clone(),
+        extension: principal.scope_extension(params.extension.clone())?,
+        number: params.number.clone(),
+        did: params.did.clone(),
+        queue: params.queue.clone(),
+        before: parse_cursor(params.cursor.as_deref())?,
+        limit,
+    })
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Query(params): Query<CdrParams>,
+) -> Result<Response, ApiError> {
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad("limit: 1 to 1000"));
+    }
+    let q = query(&principal, &params, limit)?;
+    let started = std::time::Instant::now();
+    let cdrs = state.reconciler.store().cdrs(&q).await?;
+    state.metrics.store_query(started.elapsed());
+    let next_cursor =
+        (cdrs.len() == limit as usize).then(|| cdrs.last().map(|c| format!("{}.{}", c.start_ms, c.id))).flatten();
+    let wants_csv = params.format.as_deref() == Some("csv")
+        || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.starts_with("text/csv"));
+    if wants_csv {
+        let mut response = csv(&cdrs).into_response();
+        if let Some(cursor) = next_cursor
+            && let Ok(value) = cursor.parse()
+        {
+            response.headers_mut().insert("x-next-cursor", value);
+        }
+        return Ok(response);
+    }
+    Ok(Json(CdrPage { cdrs, next_cursor }).into_response())
+}
+
+fn csv(cdrs: &[Cdr]) -> impl IntoResponse {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+    };
+    let mut out = String::from(
+        "id,tenant,call_id,direction,caller,callee,did,queue,start_ms,answer_ms,end_ms,billsec,disposition,hangup_cause,hangup_side,codec\r\n",
+    );
+    for c in cdrs {
+        let row = [
+            field(&c.id),
+            field(&c.tenant),
+            field(&c.call_id),
+            field(&c.direction),
+            field(&c.caller),
+            field(&c.callee),
+            field(&c.did),
+            field(&c.queue),
+            c.start_ms.to_string(),
+            c.answer_ms.to_string(),
+            c.end_ms.to_string(),
+            c.billsec.to_string(),
+            field(&c.disposition),
+            field(&c.hangup_cause),
+            field(&c.hangup_side),
+            field(&c.codec),
+        ];
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out)
+}
+
+pub async fn one(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Cdr>, ApiError> {
+    let cdr =
+        state.reconciler.store().cdr(&id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not found"))?;
+    principal.check_object(&cdr.tenant, &[&cdr.caller, &cdr.callee])?;
+    Ok(Json(cdr))
+}
+
+/// Reports read at most this many CDRs; a wider range is refused (ask for a narrower one).
+const REPORT_MAX: i64 = 200_000;
+
+async fn report_rows(state: &ApiState, principal: &Principal, params: &CdrParams) -> Result<Vec<Cdr>, ApiError> {
+    let mut q = query(principal, params, REPORT_MAX + 1)?;
+    q.before = None;
+    let rows = state.reconciler.store().cdrs(&q).await?;
+    if rows.len() as i64 > REPORT_MAX {
+        return Err(bad(format!("more than {REPORT_MAX} calls in range; narrow since/until")));
+    }
+    Ok(rows)
+}
+
+/// Counts and times of a set of calls.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Totals {
+    pub calls: u64,
+    pub answered: u64,
+    /// Busy, no answer or given up by the caller.
+    pub missed: u64,
+    /// Mean seconds from start to answer, over answered calls.
+    pub average_wait_s: f64,
+    /// Mean billable seconds, over answered calls.
+    pub average_talk_s: f64,
+    #[serde(skip)]
+    wait_ms: i64,
+    #[serde(skip)]
+    talk_s: i64,
+}
+
+impl Totals {
+    fn add(&mut self, c: &Cdr) {
+        self.calls += 1;
+        if c.disposition == "answered" {
+            self.answered += 1;
+            self.wait_ms += (c.answer_ms - c.start_ms).max(0);
+            self.talk_s += c.billsec.max(0);
+        } else if matches!(c.disposition.as_str(), "busy" | "no_answer" | "cancelled") {
+            self.missed += 1;
+        }
+    }
+
+    fn finish(mut self) -> Totals {
+        if self.answered > 0 {
+            self.average_wait_s = self.wait_ms as f64 / 1000.0 / self.answered as f64;
+            self.average_talk_s = self.talk_s as f64 / self.answered as f64;
+        }
+        self
+    }
+}
+
+/// One bucket of a report.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReportRow {
+    /// The hour or day (start, RFC 3339 UTC), the extension, or the DID.
+    pub key: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Bucket {
+    /// "hour" (default) or "day".
+    per: Option<String>,
+}
+
+/// Calls per hour or day, with answered, missed, average wait and talk time.
+pub async fn calls_report(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Query(params): Query<CdrParams>,
+    Query(bucket): Query<Bucket>,
+) -> Result<Json<Vec<ReportRow>>, ApiError> {
+    let width: i64 = match bucket.per.as_deref() {
+        None | Some("hour") => 3_600_000,
+        Some("day") => 86_400_000,
+        Some(_) => return Err(bad("per: hour or day")),
+    };
+    let mut buckets: BTreeMap<i64, Totals> = BTreeMap::new();
+    for c in report_rows(&state, &principal, &params).await? {
+        buckets.entry(c.start_ms - c.start_ms.rem_euclid(width)).or_default().add(&c);
+    }
+    Ok(Json(rows(buckets.into_iter().map(|(at, t)| {
+        let key = jiff::Timestamp::from_millisecond(at).map(|t| t.to_string()).unwrap_or_default();
+        (key, t)
+    }))))
+}
+
+/// Answered and missed calls per extension (as caller or callee).
+pub async fn extensions_report(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Query(params): Query<CdrParams>,
+) -> Result<Json<Vec<ReportRow>>, ApiError> {
+    let own = principal.extension().map(str::to_owned);
+    let mut per: BTreeMap<String, Totals> = BTreeMap::new();
+    for c in report_rows(&state, &principal, &params).await? {
+        for party in [&c.caller, &c.callee] {
+            if own.as_ref().is_none_or(|o| o == party) {
+                per.entry(party.clone()).or_default().add(&c);
+            }
+        }
+    }
+    Ok(Json(rows(per.into_iter())))
+}
+
+/// Traffic per DID (inbound calls).
+pub async fn dids_report(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Query(params): Query<CdrParams>,
+) -> Result<Json<Vec<ReportRow>>, ApiError> {
+    let mut per: BTreeMap<String, Totals> = BTreeMap::new();
+    for c in report_rows(&state, &principal, &params).await?.into_iter().filter(|c| !c.did.is_empty()) {
+        per.entry(c.did.clone()).or_default().add(&c);
+    }
+    Ok(Json(rows(per.into_iter())))
+}
+
+fn rows(items: impl Iterator<Item = (String, Totals)>) -> Vec<ReportRow> {
+    items.map(|(key, totals)| ReportRow { key, totals: totals.finish() }).collect()
+}

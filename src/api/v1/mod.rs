@@ -1,0 +1,121 @@
+//! The reporting API, `/api/v1`: read-only views of a tenant's calls, registrations, CDRs and
+//! reports, and its live event stream, for CRMs and dashboards.
+//!
+//! Every handler takes a [`Principal`] and narrows what it reads to what that caller may see
+//! (operator: everything; tenant admin: its tenant; employee: its extension), in the query
+//! itself rather than by filtering afterwards, so pagination and counts stay right.
+
+pub mod auth;
+mod cdrs;
+mod events;
+pub mod metrics;
+pub mod openapi;
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::api::error::ApiError;
+use crate::call::CallView;
+use crate::events::EventBus;
+use crate::reconcile::Reconciler;
+use crate::sip::core::{CoreCommand, CoreHandle, RegistrationView};
+pub use auth::{Auth, Principal};
+
+/// What the API's handlers reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub reconciler: Arc<Reconciler>,
+    pub sip: Option<CoreHandle>,
+    pub auth: Arc<Auth>,
+    pub bus: EventBus,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/calls", get(calls))
+        .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/cdrs", get(cdrs::list))
+        .route("/api/v1/cdrs/{id}", get(cdrs::one))
+        .route("/api/v1/reports/calls", get(cdrs::calls_report))
+        .route("/api/v1/reports/extensions", get(cdrs::extensions_report))
+        .route("/api/v1/reports/dids", get(cdrs::dids_report))
+        .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/metrics", get(metrics::render))
+        .with_state(state)
+}
+
+/// Who the token belongs to.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Me {
+    /// operator, tenant_admin or employee.
+    pub role: String,
+    pub tenant: Option<String>,
+    pub extension: Option<String>,
+}
+
+async fn me(principal: Principal) -> Json<Me> {
+    let role = match principal {
+        Principal::Operator => "operator",
+        Principal::TenantAdmin { .. } => "tenant_admin",
+        Principal::Employee { .. } => "employee",
+    };
+    Json(Me {
+        role: role.to_owned(),
+        tenant: principal.tenant().map(str::to_owned),
+        extension: principal.extension().map(str::to_owned),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Scope {
+    tenant: Option<String>,
+    extension: Option<String>,
+}
+
+async fn ask_core<T>(
+    sip: Option<CoreHandle>,
+    command: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> CoreCommand,
+) -> Result<T, ApiError> {
+    let unavailable = || ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "SIP is not running");
+    let sip = sip.ok_or_else(unavailable)?;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    sip.commands.send(command(reply)).await.map_err(|_| unavailable())?;
+    answer.await.map_err(|_| unavailable())
+}
+
+/// Live calls.
+async fn calls(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Query(scope): Query<Scope>,
+) -> Result<Json<Vec<CallView>>, ApiError> {
+    let tenant = principal.scope_tenant(scope.tenant)?;
+    let extension = principal.scope_extension(scope.extension)?;
+    let mut calls = ask_core(state.sip, |reply| CoreCommand::Calls { tenant, reply }).await?;
+    if let Some(ext) = extension {
+        calls.retain(|c| c.caller == ext || c.callee == ext);
+    }
+    Ok(Json(calls))
+}
+
+/// Registered phones.
+async fn registrations(
+    State(state): State<ApiState>,
+    principal: Principal,
+    Query(scope): Query<Scope>,
+) -> Result<Json<Vec<RegistrationView>>, ApiError> {
+    let tenant = principal.scope_tenant(scope.tenant)?;
+    let extension = principal.scope_extension(scope.extension)?;
+    let mut rows = ask_core(state.sip, |reply| CoreCommand::Registrations { tenant, reply }).await?;
+    if let Some(ext) = extension {
+        rows.retain(|r| r.aor.split('@').next() == Some(ext.as_str()));
+    }
+    Ok(Json(rows))
+}
