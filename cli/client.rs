@@ -1,9 +1,8 @@
 //! A small HTTP/1 client for the admin API, over a Unix socket or TCP.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -51,36 +50,7 @@ impl ClientError {
     }
 }
 
-/// The system's CA bundle (Debian's ca-certificates).
-const SYSTEM_CAS: &str = "/etc/ssl/certs/ca-certificates.crt";
-
 impl Server {
-    /// TLS that trusts the system's CAs and `--ca`.
-    fn tls_connector(&self) -> Result<tokio_rustls::TlsConnector, String> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        let files = std::iter::once(std::path::PathBuf::from(SYSTEM_CAS)).chain(self.ca.clone());
-        for file in files {
-            let Ok(certs) = CertificateDer::pem_file_iter(&file) else {
-                if self.ca.as_ref() == Some(&file) {
-                    return Err(format!("cannot read CA file {}", file.display()));
-                }
-                continue;
-            };
-            for cert in certs.flatten() {
-                let _ = roots.add(cert);
-            }
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
-    }
-
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.call(Method::GET, path, None::<&()>)
     }
@@ -113,36 +83,8 @@ impl Server {
             Some(b) => Bytes::from(serde_json::to_vec(b).map_err(|e| unreachable(&e))?),
             None => Bytes::new(),
         };
-        let (host, mut sender) = if let Some(path) = self.address.strip_prefix("unix:") {
-            let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| unreachable(&e))?;
-            let (sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
-            tokio::spawn(conn);
-            ("localhost".to_owned(), sender)
-        } else if let Some(host) = self.address.strip_prefix("http://") {
-            let host = host.trim_end_matches('/').to_owned();
-            let stream = tokio::net::TcpStream::connect(&host).await.map_err(|e| unreachable(&e))?;
-            let (sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
-            tokio::spawn(conn);
-            (host, sender)
-        } else if let Some(host) = self.address.strip_prefix("https://") {
-            let host = host.trim_end_matches('/').to_owned();
-            let connector = self.tls_connector().map_err(|e| unreachable(&e))?;
-            let name = host.rsplit_once(':').map_or(host.as_str(), |(name, _)| name).trim_matches(['[', ']']);
-            let name = rustls::pki_types::ServerName::try_from(name.to_owned()).map_err(|e| unreachable(&e))?;
-            let stream = tokio::net::TcpStream::connect(&host).await.map_err(|e| unreachable(&e))?;
-            let stream = connector.connect(name, stream).await.map_err(|e| unreachable(&e))?;
-            let (sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
-            tokio::spawn(conn);
-            (host, sender)
-        } else {
-            return Err(ClientError::Unreachable(format!(
-                "unsupported server address \"{}\": use unix:PATH, https://HOST:PORT or http://HOST:PORT",
-                self.address
-            )));
-        };
+        let (host, mut sender) =
+            pbx::http_client::connect(&self.address, self.ca.as_deref()).await.map_err(ClientError::Unreachable)?;
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -152,9 +94,7 @@ impl Server {
             request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = request.body(Full::new(body)).map_err(|e| unreachable(&e))?;
-        let response = sender.send_request(request).await.map_err(|e| unreachable(&e))?;
-        let status = response.status();
-        let bytes = response.into_body().collect().await.map_err(|e| unreachable(&e))?.to_bytes();
+        let (status, bytes) = pbx::http_client::send(&mut sender, request).await.map_err(|e| unreachable(&e))?;
         if !status.is_success() {
             let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
                 error: String::from_utf8_lossy(&bytes).into_owned(),

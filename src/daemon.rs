@@ -37,6 +37,12 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     .context("cannot start SIP")?;
 
     forward_config_events(&reconciler, &bus);
+    let webhooks = crate::webhook::Dispatcher::start(
+        reconciler.store().clone(),
+        reconciler.subscribe_snapshots(),
+        &bus,
+        config.webhooks.clone(),
+    );
     if let Some(addr) = &config.api.listen {
         start_api(&config, addr, reconciler.clone(), Some(sip.handle.clone()), bus.clone()).await?;
     }
@@ -75,6 +81,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(socket);
     sip.drain(config.sip.calls.drain_timeout.as_std()).await;
     sip.stop().await;
+    webhooks.stop().await;
     reconciler.store().close().await;
     tracing::info!("pbxd stopped");
     result.context("admin API failed")

@@ -43,6 +43,44 @@ pub struct DaemonConfig {
     /// The reporting API (/api/v1) and Prometheus metrics (/metrics), for tenants' tools.
     #[serde(default)]
     pub api: ApiConfig,
+    /// Delivery of tenants' webhooks.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// A receiver must answer within this.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: Duration,
+    /// Retries back off 2, 4, 8 … seconds up to this.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: Duration,
+    /// Events kept per webhook while its receiver is down; beyond it the oldest are dropped.
+    #[serde(default = "default_max_queued")]
+    pub max_queued: u64,
+}
+
+fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_max_queued() -> u64 {
+    100_000
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            timeout: default_webhook_timeout(),
+            max_backoff: default_max_backoff(),
+            max_queued: default_max_queued(),
+        }
+    }
 }
 
 /// The reporting API. Tenants authenticate with the tokens of their `api_user`s; the node

@@ -18,7 +18,7 @@ use crate::config::{Diagnostic, TenantSource, load_tenants};
 use crate::plan::{Change, Plan, diff};
 use crate::store::{DesiredState, Revision, Store, StoreError, TenantDoc};
 
-pub use snapshot::{RoutingSnapshot, TenantRuntime};
+pub use snapshot::{RoutingSnapshot, TenantRuntime, read_secret};
 
 /// What a client asks to plan or apply.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

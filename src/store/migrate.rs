@@ -32,6 +32,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/mysql/0004_cdr_filters.sql"),
         include_str!("migrations/postgres/0004_cdr_filters.sql"),
     ),
+    (
+        5,
+        include_str!("migrations/sqlite/0005_webhook_outbox.sql"),
+        include_str!("migrations/mysql/0005_webhook_outbox.sql"),
+        include_str!("migrations/postgres/0005_webhook_outbox.sql"),
+    ),
 ];
 
 pub async fn run(store: &Store) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@
 
 mod cdrs;
 mod migrate;
+mod outbox;
 mod registrations;
 mod revisions;
 
@@ -18,6 +19,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 pub use cdrs::{Cdr, CdrLeg, CdrQuery};
+pub use outbox::OutboxRow;
 pub use registrations::{RegistrationWrite, StoredRegistration};
 pub use revisions::{DesiredState, Revision, TenantDoc};
 
