@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod dialplan;
 pub mod events;
 pub mod http_client;
+pub mod mail;
 pub mod media;
 pub mod plan;
 pub mod reconcile;

@@ -46,6 +46,45 @@ pub struct DaemonConfig {
     /// Delivery of tenants' webhooks.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// Outgoing email (missed-call notices); none sends no email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailConfig>,
+}
+
+/// The SMTP server pbxd sends email through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// SMTP server host name. Example: "smtp.example.net".
+    pub smtp_host: String,
+    /// Port: 587 for STARTTLS, 465 for TLS, 25 for none.
+    #[serde(default = "default_smtp_port")]
+    pub smtp_port: u16,
+    /// "starttls" (default), "tls" (implicit, port 465) or "none" (only to a relay on this host).
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// Login user, if the server wants one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Environment variable holding the password (kept out of this file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// Sender address, unless the tenant sets `notifications.from`. Example: "PBX <pbx@example.net>".
+    pub from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+/// Transport security to the SMTP server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    None,
 }
 
 /// How webhooks are delivered.
