@@ -4,6 +4,7 @@
 mod client;
 mod commands;
 mod output;
+mod top;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,6 +142,11 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = commands::calls::CdrOutput::Table)]
         output: commands::calls::CdrOutput,
     },
+    /// Live dashboard: calls, registrations, trunks, queues, latest CDRs (q quits).
+    Top {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// The running revision and tenant count.
     Status,
     /// Make the hashes that tenant files and pbxd.toml hold instead of secrets.
@@ -164,6 +170,7 @@ fn main() -> ExitCode {
         Command::Cdr { tenant, since, limit, output } => {
             commands::calls::cdr(&server, tenant.as_deref(), since.as_deref(), limit, output)
         }
+        Command::Top { tenant } => top::run(server, tenant),
         Command::Status => commands::get::status(&server),
         Command::Secret(cmd) => commands::secret::run(cmd),
     };

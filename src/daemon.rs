@@ -53,13 +53,14 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let socket = &config.admin.socket;
     let unix = bind_socket(socket)?;
     tracing::info!(socket = %socket.display(), "admin API listening");
-    let unix_server = axum::serve(unix, admin::router(reconciler.clone(), Some(sip.handle.clone()), None))
-        .with_graceful_shutdown(shutdown_signal());
+    let unix_server =
+        axum::serve(unix, admin::router(reconciler.clone(), Some(sip.handle.clone()), Some(bus.clone()), None))
+            .with_graceful_shutdown(shutdown_signal());
     let tcp_server = match &config.admin.listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             let token = config.admin.token_sha256.as_ref().map(|t| t.0.clone());
-            let router = admin::router(reconciler.clone(), Some(sip.handle.clone()), token);
+            let router = admin::router(reconciler.clone(), Some(sip.handle.clone()), Some(bus.clone()), token);
             match &config.admin.tls {
                 Some(tls) => {
                     let acceptor = crate::sip::transport::tls_acceptor(&tls.certificate, &tls.key)

@@ -63,6 +63,7 @@ struct ObjectsQuery {
 pub struct AdminState {
     pub reconciler: Arc<Reconciler>,
     pub sip: Option<CoreHandle>,
+    pub bus: Option<crate::events::EventBus>,
 }
 
 impl axum::extract::FromRef<AdminState> for Arc<Reconciler> {
@@ -72,18 +73,24 @@ impl axum::extract::FromRef<AdminState> for Arc<Reconciler> {
 }
 
 /// The admin router; `token_sha256` set means every request needs that bearer token.
-pub fn router(reconciler: Arc<Reconciler>, sip: Option<CoreHandle>, token_sha256: Option<String>) -> Router {
+pub fn router(
+    reconciler: Arc<Reconciler>,
+    sip: Option<CoreHandle>,
+    bus: Option<crate::events::EventBus>,
+    token_sha256: Option<String>,
+) -> Router {
     let routes = Router::new()
         .route("/v1/registrations", get(registrations))
         .route("/v1/calls", get(calls))
         .route("/v1/cdrs", get(cdrs))
+        .route("/v1/events", get(events))
         .route("/v1/status", get(status))
         .route("/v1/plan", post(plan))
         .route("/v1/apply", post(apply))
         .route("/v1/rollback", post(rollback))
         .route("/v1/history", get(history))
         .route("/v1/objects/{kind}", get(objects))
-        .with_state(AdminState { reconciler, sip });
+        .with_state(AdminState { reconciler, sip, bus });
     match token_sha256 {
         Some(hash) => routes.layer(middleware::from_fn_with_state(Arc::new(hash), require_token)),
         None => routes,
@@ -218,6 +225,16 @@ async fn registrations(
     Query(q): Query<ObjectsQuery>,
 ) -> Result<Json<Vec<RegistrationView>>, ApiError> {
     Ok(Json(ask_core(state.sip, |reply| CoreCommand::Registrations { tenant: q.tenant, reply }).await?))
+}
+
+/// Every event of the node (or of `?tenant=`), as Server-Sent Events: `pbxctl top`'s feed.
+async fn events(State(state): State<AdminState>, Query(q): Query<ObjectsQuery>) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    let bus = state.bus.ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no event bus"))?;
+    let sse = crate::api::v1::events::sse(bus.subscribe(), move |e| {
+        q.tenant.as_ref().is_none_or(|t| e.tenant.as_ref() == Some(t))
+    });
+    Ok(sse.into_response())
 }
 
 /// Live calls.

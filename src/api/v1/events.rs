@@ -27,17 +27,24 @@ pub async fn stream(
     State(state): State<ApiState>,
     principal: Principal,
 ) -> Sse<impl Stream<Item = Result<Sse_, Infallible>>> {
-    let rx = state.bus.subscribe();
-    let events = stream::unfold((rx, principal), |(mut rx, principal)| async move {
+    sse(state.bus.subscribe(), move |event| visible(&principal, event))
+}
+
+/// Events from the bus `rx` as Server-Sent Events, keeping the ones `keep` accepts.
+pub fn sse(
+    rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    keep: impl Fn(&Event) -> bool + Send + 'static,
+) -> Sse<impl Stream<Item = Result<Sse_, Infallible>>> {
+    let events = stream::unfold((rx, keep), |(mut rx, keep)| async move {
         loop {
             match rx.recv().await {
-                Ok(event) if visible(&principal, &event) => {
-                    return Some((Ok(to_sse(&event)), (rx, principal)));
+                Ok(event) if keep(&event) => {
+                    return Some((Ok(to_sse(&event)), (rx, keep)));
                 }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(missed)) => {
                     let lagged = Sse_::default().event("lagged").data(missed.to_string());
-                    return Some((Ok(lagged), (rx, principal)));
+                    return Some((Ok(lagged), (rx, keep)));
                 }
                 Err(RecvError::Closed) => return None,
             }

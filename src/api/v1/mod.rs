@@ -7,7 +7,7 @@
 
 pub mod auth;
 mod cdrs;
-mod events;
+pub mod events;
 pub mod metrics;
 pub mod openapi;
 
