@@ -179,7 +179,8 @@ async fn start_api(
             .context("[api]")?;
     let metrics = Arc::new(v1::metrics::Metrics::default());
     v1::metrics::spawn_observer(Arc::clone(&metrics), &bus);
-    let router = v1::router(v1::ApiState { reconciler, sip, auth: Arc::new(auth), bus, metrics });
+    let router =
+        v1::router(v1::ApiState { reconciler, sip, auth: Arc::new(auth), bus, metrics, calls_cache: Arc::default() });
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ([api] listen)"))?;
     match &api.tls {
         Some(tls) => {

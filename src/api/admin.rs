@@ -242,7 +242,8 @@ async fn calls(
     State(state): State<AdminState>,
     Query(q): Query<ObjectsQuery>,
 ) -> Result<Json<Vec<CallView>>, ApiError> {
-    Ok(Json(ask_core(state.sip, |reply| CoreCommand::Calls { tenant: q.tenant, reply }).await?))
+    let sip = state.sip.ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SIP is not running"))?;
+    Ok(Json(sip.calls(q.tenant.as_deref())))
 }
 
 #[derive(Debug, Deserialize)]

@@ -55,6 +55,7 @@ impl SipService {
         forward_relay_events(&relay, call_events_tx.clone())?;
         let calls = Calls::new(call_events_tx, cdrs, Arc::clone(&relay), media.address, call_settings(config), bus);
         let relay_for_handle = Arc::clone(&relay);
+        let calls_for_handle = calls.subscribe();
 
         let (started_tx, started_rx) = oneshot::channel();
         let (shutdown, shutdown_rx) = oneshot::channel();
@@ -99,6 +100,7 @@ impl SipService {
                         commands: commands_tx,
                         local: Arc::new(local),
                         relay: relay_for_handle,
+                        calls: calls_for_handle,
                     }));
                     tokio::select! {
                         () = core.run(inbound_rx, commands_rx, call_events_rx) => {}

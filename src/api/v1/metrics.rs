@@ -57,8 +57,7 @@ pub async fn render(State(state): State<ApiState>, principal: Principal) -> Resu
         return Err(ApiError::new(StatusCode::FORBIDDEN, "metrics need the operator token"));
     }
     let m = &state.metrics;
-    let calls =
-        ask_core(state.sip.clone(), |reply| CoreCommand::Calls { tenant: None, reply }).await.unwrap_or_default();
+    let calls = state.sip.as_ref().map(|sip| sip.calls(None)).unwrap_or_default();
     let registrations = ask_core(state.sip.clone(), |reply| CoreCommand::Registrations { tenant: None, reply })
         .await
         .unwrap_or_default();

@@ -14,6 +14,7 @@ pub mod openapi;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -33,7 +34,12 @@ pub struct ApiState {
     pub auth: Arc<Auth>,
     pub bus: EventBus,
     pub metrics: Arc<metrics::Metrics>,
+    /// Rendered `/api/v1/calls` answers by (tenant, extension) scope, with the version of the
+    /// published calls they were rendered from.
+    pub calls_cache: Arc<std::sync::Mutex<CallsCache>>,
 }
+
+pub type CallsCache = std::collections::HashMap<(Option<String>, Option<String>), (u64, bytes::Bytes)>;
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -91,18 +97,41 @@ async fn ask_core<T>(
 }
 
 /// Live calls.
+///
+/// Answers come from the calls the core publishes (at most 100 ms old), rendered once per
+/// publication and scope: polling dashboards cost neither the core nor serialisation.
 async fn calls(
     State(state): State<ApiState>,
     principal: Principal,
     Query(scope): Query<Scope>,
-) -> Result<Json<Vec<CallView>>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let tenant = principal.scope_tenant(scope.tenant)?;
     let extension = principal.scope_extension(scope.extension)?;
-    let mut calls = ask_core(state.sip, |reply| CoreCommand::Calls { tenant, reply }).await?;
-    if let Some(ext) = extension {
-        calls.retain(|c| c.caller == ext || c.callee == ext);
-    }
-    Ok(Json(calls))
+    let sip =
+        state.sip.ok_or_else(|| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "SIP is not running"))?;
+    let snapshot = sip.calls.borrow().clone();
+    let key = (tenant, extension);
+    let cached = state.calls_cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+    let body = match cached {
+        Some((version, body)) if version == snapshot.version => body,
+        _ => {
+            let (tenant, extension) = (&key.0, &key.1);
+            let calls: Vec<&CallView> = snapshot
+                .calls
+                .iter()
+                .filter(|c| tenant.as_ref().is_none_or(|t| *t == c.tenant))
+                .filter(|c| extension.as_ref().is_none_or(|e| *e == c.caller || *e == c.callee))
+                .collect();
+            let body = bytes::Bytes::from(serde_json::to_vec(&calls).unwrap_or_default());
+            let mut cache = state.calls_cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(key, (snapshot.version, body.clone()));
+            body
+        }
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Registered phones.

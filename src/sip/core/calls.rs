@@ -36,6 +36,20 @@ struct Entry {
     session: Option<SessionId>,
 }
 
+/// The live calls as readers see them, republished (at most every [`PUBLISH_EVERY`]) when
+/// they change: the APIs read it without asking the core, so a thousand requests a second
+/// cost the core nothing.
+#[derive(Debug, Default)]
+pub struct CallsSnapshot {
+    /// Increases with every publication; caches of rendered answers key on it.
+    pub version: u64,
+    /// Sorted by call id.
+    pub calls: Vec<CallView>,
+}
+
+/// How stale the published calls may be.
+pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Live calls and what the core needs to run them.
 pub struct Calls {
     entries: HashMap<u64, Entry>,
@@ -53,6 +67,10 @@ pub struct Calls {
     media_ip: IpAddr,
     settings: CallSettings,
     bus: EventBus,
+    published: tokio::sync::watch::Sender<Arc<CallsSnapshot>>,
+    /// Changed since the last publication.
+    dirty: bool,
+    last_published: Option<Instant>,
 }
 
 impl Calls {
@@ -79,7 +97,33 @@ impl Calls {
             media_ip,
             settings,
             bus,
+            published: tokio::sync::watch::Sender::new(Arc::new(CallsSnapshot::default())),
+            dirty: false,
+            last_published: None,
         }
+    }
+
+    /// Readers of the published calls.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<CallsSnapshot>> {
+        self.published.subscribe()
+    }
+
+    /// When the next publication is due, if a change waits for one.
+    pub fn publish_due(&self) -> Option<Instant> {
+        self.dirty.then(|| self.last_published.map_or_else(Instant::now, |at| at + PUBLISH_EVERY))
+    }
+
+    /// Publishes the calls if they changed and the last publication is old enough.
+    pub fn publish(&mut self, now: Instant) {
+        if !self.dirty || self.last_published.is_some_and(|at| now < at + PUBLISH_EVERY) {
+            return;
+        }
+        let mut calls: Vec<CallView> = self.entries.values().map(|e| e.view.clone()).collect();
+        calls.sort_by_key(|c| c.id);
+        let version = self.published.borrow().version + 1;
+        self.published.send_replace(Arc::new(CallsSnapshot { version, calls }));
+        self.dirty = false;
+        self.last_published = Some(now);
     }
 
     pub fn len(&self) -> usize {
@@ -88,13 +132,6 @@ impl Calls {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-
-    pub fn views(&self, tenant: Option<&str>) -> Vec<CallView> {
-        let mut out: Vec<CallView> =
-            self.entries.values().map(|e| e.view.clone()).filter(|v| tenant.is_none_or(|t| t == v.tenant)).collect();
-        out.sort_by_key(|v| v.id);
-        out
     }
 
     /// The call and leg a request or ACK belongs to.
@@ -176,6 +213,7 @@ impl SipCore {
                     }
                     self.calls.bus.publish(Some(&tenant), EventKind::CallEnded { cdr: *cdr });
                 }
+                self.calls.dirty = true;
                 if let Some(entry) = self.calls.entries.remove(&id) {
                     self.calls.by_a.remove(&entry.a_dialog);
                     self.calls.by_b.remove(&entry.b_call_id);
@@ -220,6 +258,7 @@ impl SipCore {
                         self.calls.bus.publish(Some(&view.tenant), EventKind::CallAnswered { call: view.clone() });
                     }
                     entry.view = view;
+                    self.calls.dirty = true;
                 }
             }
         }
@@ -355,6 +394,7 @@ impl SipCore {
         self.calls.by_a.insert(a_dialog.clone(), id);
         self.calls.by_b.insert(b_call_id.clone(), id);
         self.calls.entries.insert(id, Entry { mailbox, view, a_dialog, b_call_id, session: None });
+        self.calls.dirty = true;
     }
 
     /// Where a callee's binding is reached, and our listener on that path.

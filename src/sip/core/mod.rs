@@ -32,7 +32,7 @@ use crate::sip::transport::{Inbound, ListenSpec, Outbox, Source};
 use crate::sip::txn::{TimerConfig, TxnConfig, TxnEvent, TxnKey, TxnLayer};
 use crate::store::RegistrationWrite;
 
-pub use calls::Calls;
+pub use calls::{Calls, CallsSnapshot};
 
 pub use register::RegistrationView;
 use replies::RecentReplies;
@@ -57,10 +57,6 @@ pub enum CoreCommand {
         tenant: Option<String>,
         reply: oneshot::Sender<Vec<RegistrationView>>,
     },
-    Calls {
-        tenant: Option<String>,
-        reply: oneshot::Sender<Vec<crate::call::CallView>>,
-    },
     /// Refuse new calls; after `grace`, hang up the rest; answer `done` once none is left.
     Drain {
         grace: Duration,
@@ -84,6 +80,15 @@ pub struct CoreHandle {
     pub local: Arc<Vec<ListenSpec>>,
     /// The RTP relay, for its counters.
     pub relay: Arc<crate::media::relay::Relay>,
+    /// The live calls, republished when they change.
+    pub calls: watch::Receiver<Arc<CallsSnapshot>>,
+}
+
+impl CoreHandle {
+    /// The live calls of `tenant` (all when `None`).
+    pub fn calls(&self, tenant: Option<&str>) -> Vec<crate::call::CallView> {
+        self.calls.borrow().calls.iter().filter(|c| tenant.is_none_or(|t| t == c.tenant)).cloned().collect()
+    }
 }
 
 pub struct SipCore {
@@ -169,7 +174,11 @@ impl SipCore {
     ) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
         loop {
-            let wake = self.txn.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let wake = [self.txn.poll_timeout(), self.calls.publish_due()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 input = inbound.recv() => {
                     let Some(input) = input else { break };
@@ -202,7 +211,9 @@ impl SipCore {
                 _ = tokio::time::sleep_until(wake.into()) => self.txn.handle_timeout(Instant::now()),
                 _ = housekeeping.tick() => self.housekeeping(Instant::now()),
             }
-            self.flush(Instant::now());
+            let now = Instant::now();
+            self.flush(now);
+            self.calls.publish(now);
         }
     }
 
@@ -210,9 +221,6 @@ impl SipCore {
         match command {
             CoreCommand::Registrations { tenant, reply } => {
                 let _ = reply.send(self.registrations(tenant.as_deref()));
-            }
-            CoreCommand::Calls { tenant, reply } => {
-                let _ = reply.send(self.calls.views(tenant.as_deref()));
             }
             CoreCommand::Drain { grace, done } => {
                 tracing::info!(calls = self.calls.len(), grace = ?grace, "draining: new calls are refused");

@@ -22,7 +22,9 @@ use crate::sip::msg::Method;
 #[derive(Debug, Clone)]
 pub(crate) struct ClientInvite {
     state: TxnState,
-    request: Message,
+    /// The INVITE, for retransmission and the ACK of a non-2xx; dropped in Accepted, where
+    /// the transaction only lingers to pass 2xx retransmissions up (it holds no bytes then).
+    request: Option<Message>,
     timers: TimerConfig,
     reliable: bool,
     /// The ACK for the non-2xx final response, sent again for each retransmission of it.
@@ -38,7 +40,7 @@ impl ClientInvite {
     pub(crate) fn start(request: Message, timers: TimerConfig, reliable: bool, now: Instant) -> ClientInvite {
         ClientInvite {
             state: TxnState::Calling,
-            request,
+            request: Some(request),
             timers,
             reliable,
             ack: None,
@@ -73,6 +75,7 @@ impl ClientInvite {
             }
             (TxnState::Calling | TxnState::Proceeding, 200..=299) => {
                 self.state = TxnState::Accepted;
+                self.request = None;
                 self.retransmit = None;
                 self.deadline = Some(now + self.timers.txn_timeout());
                 Effects::deliver()
@@ -81,9 +84,9 @@ impl ClientInvite {
                 self.state = TxnState::Completed;
                 self.retransmit = None;
                 self.deadline = Some(now + self.timers.timer_d(self.reliable));
-                let ack = build_ack(&self.request, response);
-                self.ack = Some(ack.clone());
-                Effects { send: Some(ack), deliver: true, timed_out: false }
+                let ack = self.request.take().map(|request| build_ack(&request, response));
+                self.ack.clone_from(&ack);
+                Effects { send: ack, deliver: true, timed_out: false }
             }
             // Retransmitted or forked 2xx: the TU ACKs each one.
             (TxnState::Accepted, 200..=299) => Effects::deliver(),
@@ -102,7 +105,7 @@ impl ClientInvite {
         match self.retransmit {
             Some(a) if a.at <= now && self.state == TxnState::Calling => {
                 self.retransmit = Some(a.backoff(now, None));
-                Effects::send(Some(self.request.buffer().clone()))
+                Effects::send(self.request.as_ref().map(|r| r.buffer().clone()))
             }
             _ => Effects::default(),
         }

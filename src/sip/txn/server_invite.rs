@@ -89,7 +89,9 @@ impl ServerInvite {
             }
             (state, status) => return Err(TxnError::State { status, state }),
         }
-        self.last = Some(response.clone());
+        // In Accepted retransmitted INVITEs are absorbed and the TU retransmits the 2xx, so
+        // the response is not kept (it would only weigh on memory for 64*T1).
+        self.last = (self.state != TxnState::Accepted).then(|| response.clone());
         Ok(Effects::send(Some(response)))
     }
 
