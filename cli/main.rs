@@ -155,6 +155,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Piped into `head` or `grep -q`, pbxctl ends quietly like other Unix tools instead of
+    // failing on the closed pipe.
+    // SAFETY: resets one signal's disposition at start, before any thread exists.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let server = client::Server { address: cli.server, token: cli.token, ca: cli.ca };
     let code = match cli.command {

@@ -159,13 +159,27 @@ async fn restore_location(config: &SipConfig, store: &Store) -> anyhow::Result<L
 fn start_relay(media: &MediaConfig) -> anyhow::Result<Relay> {
     let pool = PortPool::new(PortPoolConfig::new(media.address, media.port_min..=media.port_max))
         .map_err(|e| anyhow::anyhow!("media port range {}-{}: {e}", media.port_min, media.port_max))?;
+    // Two pairs (four sockets) per session, within both the port range and the open files
+    // this process may have (a thousand kept for SIP, storage and the APIs).
+    let by_files = open_files_limit().map_or(usize::MAX, |n| n.saturating_sub(1024) / 4);
+    let max_sessions = (pool.capacity() / 2).min(by_files).max(1);
+    if max_sessions < pool.capacity() / 2 {
+        tracing::warn!(max_sessions, "the open files limit caps the relay below its port range; raise LimitNOFILE");
+    }
     let config = RelayConfig {
         workers: media.workers,
         inactivity_timeout: media.inactivity_timeout.as_std(),
-        max_sessions: pool.capacity() / 2,
+        max_sessions,
         ..RelayConfig::default()
     };
     Relay::new(config, pool).map_err(|e| anyhow::anyhow!("RTP relay: {e}"))
+}
+
+/// The soft limit of open files, from /proc/self/limits.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Relay events come from its threads on a std channel; a small thread hands them to the core.

@@ -36,7 +36,7 @@ pub enum Backend {
 pub enum StoreError {
     #[error("unsupported storage URL scheme; use sqlite://, mysql:// or postgres://")]
     UnsupportedUrl,
-    #[error("database error")]
+    #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("revision {0} does not exist")]
     NoSuchRevision(i64),

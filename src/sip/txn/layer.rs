@@ -69,6 +69,7 @@ pub struct TxnLayer<P: TxnPeer = Peer> {
     next_id: u64,
     transmits: VecDeque<Transmit<P>>,
     events: VecDeque<TxnEvent<P>>,
+    evicted: u64,
 }
 
 impl<P: TxnPeer> TxnLayer<P> {
@@ -81,6 +82,7 @@ impl<P: TxnPeer> TxnLayer<P> {
             next_id: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            evicted: 0,
         }
     }
 
@@ -274,9 +276,32 @@ impl<P: TxnPeer> TxnLayer<P> {
         }
     }
 
-    fn check_room(&self) -> Result<(), TxnError> {
+    /// Room for one more transaction. When the table is full, the transaction closest to its
+    /// end among those that only linger (Completed, Confirmed, Accepted: absorbing
+    /// retransmissions) makes way; live ones are never dropped, so only a table full of
+    /// those refuses new requests.
+    fn check_room(&mut self) -> Result<(), TxnError> {
         let max = self.config.max_transactions;
-        if self.entries.len() >= max { Err(TxnError::Full { max }) } else { Ok(()) }
+        if self.entries.len() < max {
+            return Ok(());
+        }
+        let lingering = self.timers.iter().map(|&(_, id)| id).find(|id| {
+            self.entries.get(id).is_some_and(|e| {
+                matches!(e.machine.state(), TxnState::Completed | TxnState::Confirmed | TxnState::Accepted)
+            })
+        });
+        let Some(id) = lingering else { return Err(TxnError::Full { max }) };
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.machine.terminate();
+        }
+        self.settle(id);
+        self.evicted += 1;
+        Ok(())
+    }
+
+    /// Lingering transactions dropped early to make room (see `check_room`).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     fn insert(&mut self, key: TxnKey, peer: P, machine: Machine) -> u64 {

@@ -62,7 +62,7 @@ def sipp(path):
     print(
         f"created={created} ok={int(last['SuccessfulCall(C)'])} failed={int(last['FailedCall(C)'])} "
         f"create_secs={max(t_done - start, 1e-3):.3f} elapsed_secs={epoch(last['CurrentTime']) - start:.3f} "
-        f"retrans={int(last.get('Retransmissions(C)') or 0)} setup_ms={setup:.1f} reasons={','.join(reasons) or 'none'}"
+        f"retrans={int(last.get('Retransmissions(C)') or 0)} setup_ms={setup:.1f} reasons={'+'.join(reasons) or 'none'}"
     )
 
 
@@ -89,14 +89,15 @@ def report(steps_path, extra_path, clk_tck):
     w("  Kamailio: stateful proxy (record_route, lookup location, t_relay), no auth on INVITE.")
     w("  cpu us/call = server utime+stime (all its processes) during the step / successful calls;")
     w("  achieved = calls created/s; failed = created - successful (incl. calls left open);")
-    w("  sipp% = both SIPps' CPU (UAC + UAS; 100 = one core); other% = everything else on the")
-    w("  machine (200 = both cores); drops = UDP receive-buffer errors (kernel); setup = mean")
+    w("  sipp% = both SIPps' CPU (UAC + UAS; 100 = one core); other% = processes the script did not")
+    w("  start (200 = both cores); drops = UDP receive-buffer errors (kernel); setup = mean")
     w("  ms from the first INVITE to the 200 (incl. the 100 ms ring); uas fail = the callee")
-    w("  SIPp's failed calls during the step")
+    w("  SIPp's failed calls during the step; mem = after the step, pbxd's VmRSS, Kamailio's PSS")
+    w("  summed over its processes")
     w("")
     hdr = (
         f"{'rate/s':>6} {'server':<8} {'cpu us/call':>11} {'achieved/s':>10} {'ok':>6} {'failed':>6} {'fail %':>6} "
-        f"{'server%':>7} {'sipp%':>5} {'other%':>6} {'drops':>5} {'tail s':>6} {'setup':>6} {'uas fail':>8}  failure reasons"
+        f"{'server%':>7} {'sipp%':>5} {'other%':>6} {'drops':>5} {'tail s':>6} {'setup':>6} {'uas fail':>8} {'mem MB':>6}  failure reasons"
     )
     w(hdr)
     w("-" * len(hdr))
@@ -117,7 +118,7 @@ def report(steps_path, extra_path, clk_tck):
         w(
             f"{rate:>6} {s['server']:<8} {cpu_us} {achieved:>10.0f} {ok:>6} {failed:>6} {fail_pct:>6.2f} "
             f"{100 * server_s / wall:>7.0f} {100 * sipp_s / wall:>5.0f} {100 * other / wall:>6.0f} "
-            f"{int(s['udp_drops']):>5} {tail:>6.1f} {setup:>6.0f} {int(s['uas_failed']):>8}  {s['reasons']}"
+            f"{int(s['udp_drops']):>5} {tail:>6.1f} {setup:>6.0f} {int(s['uas_failed']):>8} {int(s['server_mem_kb'] or 0) / 1024:>6.0f}  {s['reasons']}"
         )
         clean = fail_pct < 0.1 and achieved >= 0.95 * rate
         if clean:

@@ -44,7 +44,7 @@ def sipp(path, calls):
     print(
         f"created={created} ok={int(last['SuccessfulCall(C)'])} failed={int(last['FailedCall(C)'])} "
         f"create_secs={max(t_done - start, 1e-3):.3f} elapsed_secs={epoch(last['CurrentTime']) - start:.3f} "
-        f"retrans={int(last.get('Retransmissions(C)') or 0)} reasons={','.join(reasons) or 'none'}"
+        f"retrans={int(last.get('Retransmissions(C)') or 0)} reasons={'+'.join(reasons) or 'none'}"
     )
 
 

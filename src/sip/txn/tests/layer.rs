@@ -208,3 +208,23 @@ fn every_transaction_terminates_exactly_once() {
     assert_eq!((p.client.terminated(), p.server.terminated()), (4, 4));
     assert_eq!(p.client.take_events().len(), 4 + 6, "terminations plus 100, 486, 200, 100, 200, 404");
 }
+
+#[test]
+fn a_full_table_drops_the_oldest_lingering_transaction_before_refusing() {
+    let config = TxnConfig { max_transactions: 2, ..TxnConfig::default() };
+    let mut p = Pair::with_config(PeerTransport::Udp, config);
+    p.inject_to_server(request("OPTIONS", "z9hG4bKl1", 1));
+    p.inject_to_server(request("OPTIONS", "z9hG4bKl2", 2));
+    // Both answered: they only linger (timer J) to absorb retransmissions.
+    for (key, req) in p.server.requests() {
+        p.server_answers(&key, &req, 200);
+    }
+    p.inject_to_server(request("OPTIONS", "z9hG4bKl3", 3));
+    assert!(rejected(&p.server).is_empty(), "a new request is taken");
+    assert_eq!((p.server.layer.len(), p.server.layer.evicted()), (2, 1));
+    // The live one (l3, unanswered) and l2 remain; a fourth request evicts l2, not l3.
+    p.inject_to_server(request("OPTIONS", "z9hG4bKl4", 4));
+    assert_eq!(p.server.layer.evicted(), 2);
+    p.inject_to_server(request("OPTIONS", "z9hG4bKl5", 5));
+    assert_eq!(rejected(&p.server), vec![TxnError::Full { max: 2 }], "live transactions are never dropped");
+}
