@@ -173,10 +173,14 @@ async fn start_api(
 ) -> anyhow::Result<()> {
     use crate::api::v1;
     let api = &config.api;
-    let auth =
-        v1::Auth::new(api.operator_token_sha256.as_ref().map(|t| t.0.clone()), api.requests_per_second, api.burst)
-            .map_err(anyhow::Error::msg)
-            .context("[api]")?;
+    let auth = v1::Auth::new(
+        api.operator_token_sha256.as_ref().map(|t| t.0.clone()),
+        api.requests_per_second,
+        api.burst,
+        api.failed_tokens_burst,
+    )
+    .map_err(anyhow::Error::msg)
+    .context("[api]")?;
     let metrics = Arc::new(v1::metrics::Metrics::default());
     v1::metrics::spawn_observer(Arc::clone(&metrics), &bus);
     let router =

@@ -87,11 +87,16 @@ fn cdr(id: &str, tenant: &str, caller: &str, callee: &str, start_ms: i64, dispos
 /// pbxd with the examples (globex gets an admin token), the API on a free port, and CDRs:
 /// acme 101→102 (×3), 103→104, 102→101 (busy); globex 21→22.
 fn setup(dir: &std::path::Path) -> (Pbxd, String) {
+    setup_with(dir, "")
+}
+
+/// Like `setup`, with `api_extra` added to the [api] table.
+fn setup_with(dir: &std::path::Path, api_extra: &str) -> (Pbxd, String) {
     let port = common::sipp::free_port();
     let api = format!("127.0.0.1:{port}");
     let mut pbxd = Pbxd::configure(dir, "", "");
     let config = std::fs::read_to_string(&pbxd.config).unwrap()
-        + &format!("\n[api]\nlisten = \"{api}\"\noperator_token_sha256 = \"{}\"\n", sha256(OPERATOR));
+        + &format!("\n[api]\nlisten = \"{api}\"\noperator_token_sha256 = \"{}\"\n{api_extra}\n", sha256(OPERATOR));
     std::fs::write(&pbxd.config, config).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -278,4 +283,31 @@ fn the_event_stream_is_scoped_to_the_tenant() {
         line.clear();
     }
     assert!(!seen.contains("data: "), "globex saw: {seen}");
+}
+
+/// schemathesis (from PyPI) generates requests from schemas/openapi.json: no answer may be a
+/// 5xx or break the document. The event stream is left out (it never ends).
+#[test]
+fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema() {
+    let found = std::process::Command::new("schemathesis").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "schemathesis is not installed");
+        eprintln!("skipped: schemathesis is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Many of the generated requests carry wrong tokens on purpose: let them all be answered 401.
+    let (_pbxd, api) = setup_with(dir.path(), "failed_tokens_burst = 1000000");
+    let out = std::process::Command::new("schemathesis")
+        .current_dir(dir.path())
+        .args(["run", concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/openapi.json")])
+        .args(["--url", &format!("http://{api}")])
+        .args(["-H", &format!("Authorization: Bearer {OPERATOR}")])
+        .args(["--checks", "all", "--max-examples", "40", "--seed", "4242", "--exclude-path", "/api/v1/events"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "schemathesis found problems:\n{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("passed"), "{report}");
 }

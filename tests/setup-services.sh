@@ -11,7 +11,7 @@
 set -euo pipefail
 
 # Debian packages the tests need. Add more here (baresip-core, redis-server, ...).
-PACKAGES="mariadb-server postgresql sip-tester python3 systemd rpm openssl baresip-core tmux"
+PACKAGES="mariadb-server postgresql sip-tester python3 python3-pip systemd rpm openssl baresip-core tmux"
 
 DB=pbx_test DB_USER=pbx DB_PASS=pbx
 MYSQL_PORT=3306 PG_PORT=5432
@@ -48,6 +48,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   log "installing: ${missing[*]}"
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# schemathesis (PyPI) tests the reporting API against its OpenAPI document.
+if ! command -v schemathesis >/dev/null; then
+  log "installing schemathesis (pip)"
+  python3 -m pip install --quiet schemathesis 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages schemathesis
 fi
 
 # --- 2a. MariaDB --------------------------------------------------------------

@@ -143,6 +143,13 @@ pub struct ApiConfig {
     /// Burst above that rate.
     #[serde(default = "default_api_burst")]
     pub burst: u32,
+    /// Wrong tokens an address may present at once before it is slowed to one a second (429).
+    #[serde(default = "default_failed_tokens_burst")]
+    pub failed_tokens_burst: u32,
+}
+
+fn default_failed_tokens_burst() -> u32 {
+    10
 }
 
 fn default_api_rate() -> u32 {
@@ -160,6 +167,7 @@ impl Default for ApiConfig {
             operator_token_sha256: None,
             requests_per_second: default_api_rate(),
             burst: default_api_burst(),
+            failed_tokens_burst: default_failed_tokens_burst(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `operator_token_sha256`); the presented token is hashed and looked up, so no token is
 //! ever kept or logged in clear, and timing reveals nothing about a stored hash. Every client
 //! address is rate-limited, and failed tokens drain a much smaller budget (about one guess a
-//! second after ten), which stops brute force without locking out the right token.
+//! second after `failed_tokens_burst`, ten by default), which stops brute force without locking out the right token.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -105,7 +105,12 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(operator_sha256: Option<String>, requests_per_second: u32, burst: u32) -> Result<Auth, String> {
+    pub fn new(
+        operator_sha256: Option<String>,
+        requests_per_second: u32,
+        burst: u32,
+        failed_tokens_burst: u32,
+    ) -> Result<Auth, String> {
         let limiter = |rate: f64, burst: u32| {
             RateLimiter::new(RateConfig { rate_per_sec: rate, burst, ..RateConfig::default() })
                 .map_err(|e| e.to_string())
@@ -114,7 +119,7 @@ impl Auth {
             operator_sha256,
             index: Mutex::new(TokenIndex::default()),
             requests: Mutex::new(limiter(f64::from(requests_per_second.max(1)), burst.max(1))?),
-            failures: Mutex::new(limiter(1.0, 10)?),
+            failures: Mutex::new(limiter(1.0, failed_tokens_burst.max(1))?),
         })
     }
 
@@ -159,7 +164,10 @@ impl Auth {
             }
             ApiError::new(StatusCode::UNAUTHORIZED, why)
         };
-        let Some(token) = token else { return Err(fail("a bearer token is required")) };
+        // No token at all is not a guess: 401 without spending the failure budget.
+        let Some(token) = token else {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required"));
+        };
         let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         if let Some(op) = &self.operator_sha256
             && constant_time_eq(digest.as_bytes(), op.to_ascii_lowercase().as_bytes())

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiState, Principal};
+use super::{ApiQuery, ApiState, Principal};
 use crate::api::error::ApiError;
 use crate::store::{Cdr, CdrQuery};
 
@@ -87,7 +87,7 @@ pub async fn list(
     State(state): State<ApiState>,
     principal: Principal,
     headers: HeaderMap,
-    Query(params): Query<CdrParams>,
+    ApiQuery(params): ApiQuery<CdrParams>,
 ) -> Result<Response, ApiError> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -99,6 +99,9 @@ pub async fn list(
     state.metrics.store_query(started.elapsed());
     let next_cursor =
         (cdrs.len() == limit as usize).then(|| cdrs.last().map(|c| format!("{}.{}", c.start_ms, c.id))).flatten();
+    if params.format.as_deref().is_some_and(|f| f != "csv" && f != "json") {
+        return Err(bad("format: json or csv"));
+    }
     let wants_csv = params.format.as_deref() == Some("csv")
         || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.starts_with("text/csv"));
     if wants_csv {
@@ -226,8 +229,8 @@ pub struct Bucket {
 pub async fn calls_report(
     State(state): State<ApiState>,
     principal: Principal,
-    Query(params): Query<CdrParams>,
-    Query(bucket): Query<Bucket>,
+    ApiQuery(params): ApiQuery<CdrParams>,
+    ApiQuery(bucket): ApiQuery<Bucket>,
 ) -> Result<Json<Vec<ReportRow>>, ApiError> {
     let width: i64 = match bucket.per.as_deref() {
         None | Some("hour") => 3_600_000,
@@ -248,7 +251,7 @@ pub async fn calls_report(
 pub async fn extensions_report(
     State(state): State<ApiState>,
     principal: Principal,
-    Query(params): Query<CdrParams>,
+    ApiQuery(params): ApiQuery<CdrParams>,
 ) -> Result<Json<Vec<ReportRow>>, ApiError> {
     let own = principal.extension().map(str::to_owned);
     let mut per: BTreeMap<String, Totals> = BTreeMap::new();
@@ -266,7 +269,7 @@ pub async fn extensions_report(
 pub async fn dids_report(
     State(state): State<ApiState>,
     principal: Principal,
-    Query(params): Query<CdrParams>,
+    ApiQuery(params): ApiQuery<CdrParams>,
 ) -> Result<Json<Vec<ReportRow>>, ApiError> {
     let mut per: BTreeMap<String, Totals> = BTreeMap::new();
     for c in report_rows(&state, &principal, &params).await?.into_iter().filter(|c| !c.did.is_empty()) {

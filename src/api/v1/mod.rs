@@ -79,6 +79,20 @@ async fn me(principal: Principal) -> Json<Me> {
     })
 }
 
+/// Query parameters, with rejections as JSON 400s like every other error (axum's own
+/// `Query` answers them in plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(t)| ApiQuery(t))
+            .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, format!("query: {}", e.body_text())))
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct Scope {
     tenant: Option<String>,
@@ -103,7 +117,7 @@ async fn ask_core<T>(
 async fn calls(
     State(state): State<ApiState>,
     principal: Principal,
-    Query(scope): Query<Scope>,
+    ApiQuery(scope): ApiQuery<Scope>,
 ) -> Result<axum::response::Response, ApiError> {
     let tenant = principal.scope_tenant(scope.tenant)?;
     let extension = principal.scope_extension(scope.extension)?;
@@ -138,7 +152,7 @@ async fn calls(
 async fn registrations(
     State(state): State<ApiState>,
     principal: Principal,
-    Query(scope): Query<Scope>,
+    ApiQuery(scope): ApiQuery<Scope>,
 ) -> Result<Json<Vec<RegistrationView>>, ApiError> {
     let tenant = principal.scope_tenant(scope.tenant)?;
     let extension = principal.scope_extension(scope.extension)?;

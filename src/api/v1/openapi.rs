@@ -21,6 +21,12 @@ fn query(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } })
 }
 
+/// A time parameter: RFC 3339 or milliseconds since the epoch.
+fn time_query(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description,
+        "schema": { "anyOf": [{ "type": "string", "format": "date-time" }, { "type": "string", "pattern": "^[0-9]{1,15}$" }] } })
+}
+
 fn ok(description: &str, schema: Value) -> Value {
     json!({
         "200": { "description": description, "content": { "application/json": { "schema": schema } } },
@@ -55,8 +61,8 @@ pub fn openapi() -> Value {
     ];
     let filters = [
         query("tenant", "Operator only: one tenant; others see their own."),
-        query("since", "Calls that started at or after this time (RFC 3339 or ms since the epoch)."),
-        query("until", "Calls that started before this time."),
+        time_query("since", "Calls that started at or after this time (RFC 3339 or ms since the epoch)."),
+        time_query("until", "Calls that started before this time."),
         query("direction", "internal, inbound or outbound."),
         query("disposition", "answered, busy, no_answer, cancelled or failed."),
         query("extension", "Calls from or to this extension; employees see only their own."),
@@ -65,7 +71,10 @@ pub fn openapi() -> Value {
         query("queue", "Calls handled by this queue."),
     ];
     let mut list_params: Vec<Value> = filters.to_vec();
-    list_params.push(query("cursor", "next_cursor of the previous page."));
+    list_params.push(
+        json!({ "name": "cursor", "in": "query", "required": false, "description": "next_cursor of the previous page.",
+        "schema": { "type": "string", "pattern": "^-?[0-9]{1,15}\\.[A-Za-z0-9-]{1,64}$" } }),
+    );
     list_params.push(json!({ "name": "limit", "in": "query", "required": false, "description": "Page size.",
         "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }));
     list_params.push(json!({ "name": "format", "in": "query", "required": false, "description": "csv for text/csv.",
