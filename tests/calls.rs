@@ -215,3 +215,40 @@ fn a_call_over_the_tenant_limit_gets_503_and_the_limit_is_released() {
     assert!(ok(&dial(dir.path(), "uac_call.xml", "101", "102", server)));
     assert!(again.finished_ok());
 }
+
+#[test]
+fn sigterm_drains_new_calls_get_503_and_the_call_in_progress_finishes() {
+    if !sipp::have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut pbxd = Pbxd::configure(dir.path(), "", "[sip.calls]\ndrain_timeout = \"20s\"\n");
+    pbxd.spawn();
+    let tenants = copy_examples(dir.path());
+    assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
+    let server = pbxd.sip_addr("udp");
+    let phone = Phone::register(dir.path(), "102", ACME, server, "calls/uas_answer.xml");
+    let long = {
+        let dir = dir.path().to_owned();
+        std::thread::spawn(move || dial(&dir, "uac_long_call.xml", "101", "102", server))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !live_calls(&pbxd).iter().any(|c| c["state"] == "answered") {
+        assert!(Instant::now() < deadline, "the first call was not answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = pbxd.pid();
+    assert!(std::process::Command::new("kill").arg(pid.to_string()).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(ok(&dial(dir.path(), "uac_refused.xml", "103", "104", server)), "a new call during the drain gets 503");
+    assert!(ok(&long.join().unwrap()), "the call in progress ran to its own BYE");
+    assert!(phone.finished_ok());
+    // With no call left pbxd finishes its drain and exits.
+    let exited = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
+    {
+        assert!(Instant::now() < exited, "pbxd did not exit after the drain");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
