@@ -73,7 +73,7 @@ impl EventKind {
 }
 
 /// Events buffered per subscriber before it is told it lagged.
-const CAPACITY: usize = 16_384;
+const CAPACITY: usize = 4_096;
 
 /// The publishing side; clone it freely.
 #[derive(Clone)]

@@ -100,6 +100,12 @@ impl Authenticator {
         Authenticator { nonces, counts, policy }
     }
 
+    /// Forgets the replay records of expired nonces (also done on each check; this covers
+    /// quiet times, so memory goes back after a busy spell).
+    pub fn purge(&mut self, now_unix_secs: u64) {
+        self.counts.purge_expired(now_unix_secs);
+    }
+
     /// Challenge header values with a fresh nonce. With a known `credential`, algorithms it has
     /// no HA1 for are not offered (a phone choosing one could never succeed). For an unknown
     /// user pass `None`, so the challenge looks like any other.

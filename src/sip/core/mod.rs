@@ -255,6 +255,7 @@ impl SipCore {
         self.send_due_pings(now);
         self.failures.purge(now);
         self.rate.purge(now);
+        self.auth.purge(unix_now());
         self.calls.purge();
         self.check_drain(now);
     }
