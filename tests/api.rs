@@ -274,7 +274,7 @@ fn the_event_stream_is_scoped_to_the_tenant() {
     assert_eq!((event["type"].as_str(), event["tenant"].as_str()), (Some("config_applied"), Some("acme")));
     assert!(event["id"].as_u64().unwrap() > 0);
 
-    // Globex's admin hears nothing of it (only keep-alives, at most).
+    // Globex's admin hears nothing of it (keep-alives at most).
     globex.get_mut().set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     let mut seen = String::new();
     line.clear();
@@ -282,17 +282,16 @@ fn the_event_stream_is_scoped_to_the_tenant() {
         seen.push_str(&line);
         line.clear();
     }
-    assert!(!seen.contains("data: "), "globex saw: {seen}");
+    // (Its own tenant's events, such as the setup's apply arriving late, may show.)
+    assert!(!seen.contains("\"tenant\":\"acme\""), "globex saw acme's events: {seen}");
+    assert!(seen.lines().filter(|l| l.starts_with("data: ")).all(|l| l.contains("\"tenant\":\"globex\"")), "{seen}");
 }
 
 /// schemathesis (from PyPI) generates requests from schemas/openapi.json: no answer may be a
 /// 5xx or break the document. The event stream is left out (it never ends).
 #[test]
 fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema() {
-    let found = std::process::Command::new("schemathesis").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "schemathesis is not installed");
-        eprintln!("skipped: schemathesis is not installed");
+    if !have_tool("schemathesis", "--version") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

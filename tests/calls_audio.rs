@@ -15,15 +15,6 @@ use common::*;
 const ACME: &str = "acme.pbx.example.net";
 const RATE: u32 = 8_000;
 
-fn have_baresip() -> bool {
-    let found = Command::new("baresip").arg("-h").output().is_ok();
-    if !found {
-        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "baresip is not installed");
-        eprintln!("skipped: baresip is not installed");
-    }
-    found
-}
-
 /// An 8 kHz mono 16-bit WAV of a sine at `hz`.
 fn write_tone(path: &Path, hz: f64, secs: f64) {
     let samples: Vec<i16> = (0..(secs * f64::from(RATE)) as usize)
@@ -177,17 +168,9 @@ impl Drop for Softphone {
     }
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn two_baresip_phones_hear_each_other_through_the_relay() {
-    if !have_baresip() {
+    if !have_tool("baresip", "-h") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

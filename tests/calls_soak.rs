@@ -13,15 +13,6 @@ const WARM_UP: usize = 3_000;
 const CALLS: usize = 10_000;
 const RATE: u32 = 400;
 
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-        .unwrap()
-}
-
 /// Waits until pbxd has no call, no relay session and every port pair back in the pool.
 fn wait_idle(pbxd: &Pbxd) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -78,14 +69,14 @@ fn ten_thousand_calls_leave_no_call_no_port_and_no_memory_behind() {
     assert!(warm.status.success(), "warm-up calls failed: {}", String::from_utf8_lossy(&warm.stdout));
     wait_idle(&pbxd);
     std::thread::sleep(Duration::from_secs(11)); // 64*T1 and the nonce lifetime pass
-    let baseline = resident_kib(pbxd.pid());
+    let baseline = rss_kib(pbxd.pid());
 
     let run = sipp::load(dir.path(), "calls/uac_call.xml", &caller, server, CALLS, RATE, 2_000);
     assert!(run.status.success(), "calls failed: {}", String::from_utf8_lossy(&run.stdout));
     let idle = wait_idle(&pbxd);
     assert!(phone.finished_ok(), "the phone saw every call through");
     std::thread::sleep(Duration::from_secs(11));
-    let after = resident_kib(pbxd.pid());
+    let after = rss_kib(pbxd.pid());
     eprintln!("resident memory: {baseline} KiB after warm-up, {after} KiB after {CALLS} calls; {idle}");
     assert!(after * 10 <= baseline * 11, "memory grew from {baseline} KiB to {after} KiB");
 

@@ -239,15 +239,6 @@ fn rfc4475_torture_messages_over_udp_and_pbxd_still_serves() {
     assert_eq!(status_of(&alive), Some(200), "pbxd still serves after the torture messages");
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_thousand_tcp_connections_of_garbage_cost_bounded_memory() {
     use std::io::Write;

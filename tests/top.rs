@@ -11,15 +11,6 @@ use common::*;
 
 const ACME: &str = "acme.pbx.example.net";
 
-fn have_tmux() -> bool {
-    let found = Command::new("tmux").arg("-V").output().is_ok();
-    if !found {
-        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "tmux is not installed");
-        eprintln!("skipped: tmux is not installed");
-    }
-    found
-}
-
 fn tmux(args: &[&str]) -> String {
     let out = Command::new("tmux").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -39,7 +30,7 @@ fn wait_for_screen(session: &str, what: &str, want: impl Fn(&str) -> bool) -> St
 
 #[test]
 fn top_shows_a_live_call_switches_panels_and_quits() {
-    if !have_tmux() || !sipp::have_sipp() {
+    if !have_tool("tmux", "-V") || !sipp::have_sipp() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

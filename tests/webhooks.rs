@@ -103,14 +103,6 @@ fn signed(d: &Delivery) -> bool {
     *sig == pbx::webhook::signature(SECRET.as_bytes(), t, d.body.as_bytes())
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn every_event_arrives_signed_and_in_order_across_an_outage_and_a_restart() {
     if !sipp::have_sipp() {

@@ -180,3 +180,33 @@ pub fn generated_tenant(name: &str, domain: &str, extensions: usize, dids: usize
     }
     t
 }
+
+/// Whether `program` runs (`program arg` succeeds to start). A missing tool skips the test,
+/// unless PBX_TEST_REQUIRE_TOOLS=1 (the README's test command), where it fails.
+pub fn have_tool(program: &str, arg: &str) -> bool {
+    let found = Command::new(program).arg(arg).output().is_ok();
+    if !found {
+        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "{program} is not installed");
+        eprintln!("skipped: {program} is not installed");
+    }
+    found
+}
+
+/// Polls `done` every 100 ms until it holds; fails the test after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap()
+}

@@ -6,12 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub fn have_sipp() -> bool {
-    let found = Command::new("sipp").arg("-v").output().is_ok();
-    if !found {
-        assert!(std::env::var("PBX_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"), "sipp is not installed");
-        eprintln!("skipped: sipp is not installed");
-    }
-    found
+    super::have_tool("sipp", "-v")
 }
 
 /// A UDP port nobody uses right now.
