@@ -32,6 +32,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
         reconciler.subscribe_snapshots(),
         reconciler.store().clone(),
         bus.clone(),
+        config.recordings_dir(),
     )
     .await
     .context("cannot start SIP")?;
@@ -183,8 +184,15 @@ async fn start_api(
     .context("[api]")?;
     let metrics = Arc::new(v1::metrics::Metrics::default());
     v1::metrics::spawn_observer(Arc::clone(&metrics), &bus);
-    let router =
-        v1::router(v1::ApiState { reconciler, sip, auth: Arc::new(auth), bus, metrics, calls_cache: Arc::default() });
+    let router = v1::router(v1::ApiState {
+        reconciler,
+        sip,
+        auth: Arc::new(auth),
+        bus,
+        metrics,
+        calls_cache: Arc::default(),
+        recordings_dir: Arc::new(config.recordings_dir()),
+    });
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ([api] listen)"))?;
     match &api.tls {
         Some(tls) => {

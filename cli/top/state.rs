@@ -96,7 +96,7 @@ impl TopState {
 
     pub fn event(&mut self, event: Event) {
         match event.kind {
-            EventKind::CallStarted { call } | EventKind::CallAnswered { call } => {
+            EventKind::CallStarted { call } | EventKind::CallRinging { call } | EventKind::CallAnswered { call } => {
                 self.calls.insert(call.id, call);
             }
             EventKind::CallEnded { cdr } => {
@@ -104,7 +104,10 @@ impl TopState {
                 self.cdrs.push_front(cdr);
                 self.cdrs.truncate(CDRS);
             }
-            EventKind::RegistrationChanged { .. } | EventKind::CallMissed { .. } | EventKind::ConfigApplied { .. } => {}
+            EventKind::RegistrationChanged { .. }
+            | EventKind::CallMissed { .. }
+            | EventKind::RecordingReady { .. }
+            | EventKind::ConfigApplied { .. } => {}
         }
     }
 

@@ -10,6 +10,7 @@
 //! must never panic on what a peer sent and always end: every phase has a deadline.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use bytes::Bytes;
 use super::dialog::{self, ALLOW, Dialog, Extra, InviteParts};
 use super::media::{self, Anchor, SDP};
 use super::{CallSettings, CallSetup, CallView, Party, Side, Target};
+use crate::media::record::{Recorder, RecordingMeta};
 use crate::media::relay::{Leg, LegStats};
 use crate::sip::core::SERVER;
 use crate::sip::msg::{HeaderName, Message, Method, ResponseBuilder};
@@ -164,6 +166,8 @@ pub struct Call {
     relay_in_flight: bool,
     retransmit: [Option<Retransmit>; 2],
     early_sent: bool,
+    /// A callee's phone said it rings (180/183).
+    rang: bool,
     // Deadlines.
     ring_deadline: Option<Instant>,
     duration_deadline: Option<Instant>,
@@ -182,6 +186,8 @@ pub struct Call {
     clock: Instant,
     /// The codec the callee answered with.
     codec: String,
+    /// Records the call once answered.
+    recorder: Option<Arc<Recorder>>,
 }
 
 fn now_ms() -> i64 {
@@ -207,6 +213,7 @@ impl Call {
             media_ip,
             seed,
             b_call_id,
+            recorder,
         } = setup;
         let a_tag = format!("{:x}", seed ^ 0x5a5a_5a5a);
         let a = Dialog::from_invite(&invite, &a_tag, source, local_addr).unwrap_or_else(|| Dialog {
@@ -255,6 +262,7 @@ impl Call {
             relay_in_flight: false,
             retransmit: [None, None],
             early_sent: false,
+            rang: false,
             ring_deadline: Some(now + settings.ring_timeout),
             duration_deadline: None,
             end_deadline: None,
@@ -268,6 +276,7 @@ impl Call {
             b_update: false,
             clock: now,
             codec: String::new(),
+            recorder,
         };
         let Some(offer) = media::parse(call.invite.body_slice()) else {
             call.fail_a(488, "Not Acceptable Here (an SDP offer is required)", "no SDP offer");
@@ -636,6 +645,10 @@ impl Call {
             status
         };
         self.answer_a(status, body.as_ref(), &[]);
+        if !self.rang {
+            self.rang = true;
+            self.publish();
+        }
     }
 
     fn fork_final(&mut self, fork: usize, status: u16, msg: &Message, now: Instant) {
@@ -681,6 +694,20 @@ impl Call {
             }
             _ => None,
         };
+        let cdr_id = self.cdr_id();
+        if let (Some(recorder), Some(anchor)) = (self.recorder.as_ref(), self.anchor.as_mut()) {
+            anchor.record(
+                recorder,
+                RecordingMeta {
+                    id: format!("{cdr_id}-1"),
+                    tenant: self.tenant.clone(),
+                    cdr_id,
+                    caller: self.caller.number.clone(),
+                    callee: self.callee.number.clone(),
+                    start_ms: now_ms(),
+                },
+            );
+        }
         let mut extra = Vec::new();
         self.b_timer = session_timer_of_answer(msg);
         self.b_timer.touch(now);
@@ -1024,7 +1051,8 @@ impl Call {
             caller: self.caller.number.clone(),
             callee: self.callee.number.clone(),
             state: match self.phase {
-                Phase::Ringing => "ringing",
+                Phase::Ringing if self.rang => "ringing",
+                Phase::Ringing => "calling",
                 Phase::Answered => "answered",
                 Phase::Ending => "ending",
                 Phase::Done => "ended",
@@ -1036,6 +1064,11 @@ impl Call {
             legs: vec![self.a.call_id.clone(), self.b_call_id.clone()],
             session: self.anchor.as_ref().map(|a| a.session_id().0),
         }
+    }
+
+    /// The id of the call's CDR (and prefix of its recordings' ids).
+    fn cdr_id(&self) -> String {
+        format!("{:013}-{:016x}", self.start_ms, self.seed ^ self.id)
     }
 
     /// The record of the finished call.
@@ -1063,7 +1096,7 @@ impl Call {
         };
         let billsec = if self.answer_ms > 0 { (end_ms - self.answer_ms) / 1000 } else { 0 };
         Cdr {
-            id: format!("{:013}-{:016x}", self.start_ms, self.seed ^ self.id),
+            id: self.cdr_id(),
             tenant: self.tenant.clone(),
             call_id: self.a.call_id.clone(),
             direction: "internal".to_owned(),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::media::record::{Recorder, RecordingGuard, RecordingMeta};
 use crate::media::relay::{Leg, LegConfig, Relay, RelayError, SessionHandle, SessionStats};
 use crate::media::sdp::{self, OriginState, Sdp, align_payload_types, rewrite_for_relay};
 
@@ -25,6 +26,8 @@ pub struct Anchor {
     /// The last description we sent toward leg B (a session refresh repeats it).
     pub last_to_b: Option<Bytes>,
     pub codec: String,
+    /// Stops the call's recording when the anchor goes.
+    recording: Option<RecordingGuard>,
 }
 
 /// Parses an SDP body; `None` for an empty or broken one.
@@ -78,6 +81,7 @@ impl Anchor {
             a_offer: offer,
             last_to_b: None,
             codec: String::new(),
+            recording: None,
         })
     }
 
@@ -125,6 +129,19 @@ impl Anchor {
             let _ = self.session.update_remote(from, rtp, rtcp);
         }
         let _ = self.session.set_hold(sdp.is_hold());
+    }
+
+    /// Records both legs from now until the anchor is dropped. Only G.711 can be decoded
+    /// for now; other calls are not recorded (and say so in the log).
+    pub fn record(&mut self, recorder: &Recorder, meta: RecordingMeta) {
+        if !["PCMU", "PCMA"].iter().any(|c| self.codec.eq_ignore_ascii_case(c)) {
+            tracing::warn!(recording = %meta.id, codec = %self.codec, "only G.711 calls can be recorded yet; not recorded");
+            return;
+        }
+        let (tap, guard) = recorder.begin(meta);
+        if self.session.set_tap(Some(tap)).is_ok() {
+            self.recording = Some(guard);
+        }
     }
 
     pub fn stats(&self) -> SessionStats {

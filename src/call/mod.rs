@@ -18,6 +18,7 @@ pub mod dialog;
 pub mod limits;
 pub mod machine;
 pub mod media;
+pub mod recordings;
 
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::media::record::Recorder;
 use crate::media::relay::Relay;
 use crate::sip::msg::Message;
 use crate::sip::transport::Source;
@@ -110,6 +112,8 @@ pub struct CallSetup {
     pub seed: u64,
     /// The Call-ID of the legs toward the callee.
     pub b_call_id: String,
+    /// Set when the call must be recorded once answered.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 /// A live call as `pbxctl calls` shows it.
@@ -119,7 +123,7 @@ pub struct CallView {
     pub tenant: String,
     pub caller: String,
     pub callee: String,
-    /// ringing, answered, ending, ended.
+    /// calling, ringing (the callee's phone said so), answered, ending, ended.
     pub state: String,
     pub start_ms: i64,
     /// 0 until answered.

@@ -101,6 +101,7 @@ impl Harness {
             media_ip: "127.0.0.1".parse().unwrap(),
             seed: 42,
             b_call_id: "b1@pbx".into(),
+            recorder: None,
         };
         let mut h = Harness { call: Call::start(setup, now), now, invites: Vec::new() };
         for out in h.drain() {

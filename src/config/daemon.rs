@@ -676,6 +676,11 @@ impl DaemonConfig {
         if problems.is_empty() { Ok(config) } else { Err(problems) }
     }
 
+    /// Where call recordings are written: `recordings` under the data directory.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.data_dir.join("recordings")
+    }
+
     /// The storage URL with the data directory default and the password filled in.
     pub fn storage_url(&self) -> Result<String, String> {
         let url = match &self.storage {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::call::CallView;
-use crate::store::Cdr;
+use crate::store::{Cdr, Recording};
 
 /// One event, as subscribers and webhooks receive it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -36,6 +36,8 @@ pub struct Event {
 pub enum EventKind {
     /// A call was admitted and its callee is being rung.
     CallStarted { call: CallView },
+    /// A callee's phone rings (its first 180 or 183).
+    CallRinging { call: CallView },
     /// The callee answered.
     CallAnswered { call: CallView },
     /// The call ended; its record.
@@ -44,6 +46,8 @@ pub enum EventKind {
     CallMissed { cdr: Cdr },
     /// A phone registered, refreshed with a new contact, or went away.
     RegistrationChanged { aor: String, contact: String, registered: bool },
+    /// A call recording is complete and can be downloaded.
+    RecordingReady { recording: Recording },
     /// A revision of the tenant files was applied.
     ConfigApplied { revision: i64 },
 }
@@ -53,10 +57,12 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::CallStarted { .. } => "call_started",
+            EventKind::CallRinging { .. } => "call_ringing",
             EventKind::CallAnswered { .. } => "call_answered",
             EventKind::CallEnded { .. } => "call_ended",
             EventKind::CallMissed { .. } => "call_missed",
             EventKind::RegistrationChanged { .. } => "registration_changed",
+            EventKind::RecordingReady { .. } => "recording_ready",
             EventKind::ConfigApplied { .. } => "config_applied",
         }
     }
@@ -64,7 +70,10 @@ impl EventKind {
     /// The extensions an event concerns, for employee scoping.
     pub fn extensions(&self) -> Vec<&str> {
         match self {
-            EventKind::CallStarted { call } | EventKind::CallAnswered { call } => vec![&call.caller, &call.callee],
+            EventKind::CallStarted { call } | EventKind::CallRinging { call } | EventKind::CallAnswered { call } => {
+                vec![&call.caller, &call.callee]
+            }
+            EventKind::RecordingReady { recording } => vec![&recording.caller, &recording.callee],
             EventKind::CallEnded { cdr } | EventKind::CallMissed { cdr } => vec![&cdr.caller, &cdr.callee],
             EventKind::RegistrationChanged { aor, .. } => vec![aor.split('@').next().unwrap_or_default()],
             EventKind::ConfigApplied { .. } => Vec::new(),

@@ -15,6 +15,7 @@ use crate::call::CallSettings;
 use crate::call::actor::CallEvent;
 use crate::config::daemon::{MediaConfig, SipConfig};
 use crate::events::EventBus;
+use crate::media::record::Recorder;
 use crate::media::relay::{PortPool, PortPoolConfig, Relay, RelayConfig, RelayEvent};
 use crate::reconcile::RoutingSnapshot;
 use crate::sip::core::{Calls, CoreHandle, SipCore, register};
@@ -30,6 +31,8 @@ pub struct SipService {
     thread: std::thread::JoinHandle<()>,
     persister: JoinHandle<()>,
     cdr_writer: JoinHandle<()>,
+    recorder: Arc<Recorder>,
+    recordings_writer: JoinHandle<()>,
     pub relay: Arc<Relay>,
 }
 
@@ -40,6 +43,7 @@ impl SipService {
         snapshot: watch::Receiver<Arc<RoutingSnapshot>>,
         store: Store,
         bus: EventBus,
+        recordings_dir: std::path::PathBuf,
     ) -> anyhow::Result<Self> {
         let specs: Vec<ListenSpec> =
             config.listen.iter().map(|l| l.parse()).collect::<Result<_, String>>().map_err(anyhow::Error::msg)?;
@@ -50,10 +54,21 @@ impl SipService {
         let location = restore_location(config, &store).await?;
         let (persist, persister) = crate::sip::persist::spawn(store.clone());
         let relay = Arc::new(start_relay(media)?);
+        let (recorder, recordings_writer) =
+            crate::call::recordings::spawn(recordings_dir.clone(), store.clone(), snapshot.clone(), bus.clone())
+                .with_context(|| format!("cannot start the recorder in {}", recordings_dir.display()))?;
         let (cdrs, cdr_writer) = crate::call::cdr::spawn(store);
         let (call_events_tx, call_events_rx) = mpsc::unbounded_channel();
         forward_relay_events(&relay, call_events_tx.clone())?;
-        let calls = Calls::new(call_events_tx, cdrs, Arc::clone(&relay), media.address, call_settings(config), bus);
+        let calls = Calls::new(
+            call_events_tx,
+            cdrs,
+            Arc::clone(&relay),
+            Some(Arc::clone(&recorder)),
+            media.address,
+            call_settings(config),
+            bus,
+        );
         let relay_for_handle = Arc::clone(&relay);
         let calls_for_handle = calls.subscribe();
 
@@ -113,7 +128,7 @@ impl SipService {
         for l in handle.local.iter() {
             tracing::info!(listener = %l, "SIP listening");
         }
-        Ok(Self { handle, shutdown, thread, persister, cdr_writer, relay })
+        Ok(Self { handle, shutdown, thread, persister, cdr_writer, recorder, recordings_writer, relay })
     }
 
     /// Refuses new calls, lets calls in progress run for `grace`, then hangs them up; returns
@@ -133,6 +148,11 @@ impl SipService {
         drop(self.handle);
         let _ = self.persister.await;
         let _ = self.cdr_writer.await;
+        // The calls are gone: closing the recorder finishes any recording still open, and the
+        // writer stores it before it stops.
+        let recorder = self.recorder;
+        let _ = tokio::task::spawn_blocking(move || recorder.shutdown()).await;
+        let _ = self.recordings_writer.await;
     }
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Store, StoreError};
+use super::{Backend, Bind, Store, StoreError, bind_all};
 
 /// One leg of a call: who, which codec, and its RTP statistics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -155,10 +155,6 @@ impl Store {
     /// CDRs matching `query`, newest first (by start time, then id, so pages never skip or
     /// repeat a call).
     pub async fn cdrs(&self, query: &CdrQuery) -> Result<Vec<Cdr>, StoreError> {
-        enum Bind<'a> {
-            Int(i64),
-            Text(&'a str),
-        }
         let mut sql = format!("SELECT {COLUMNS} FROM cdrs WHERE start_ms >= ?");
         let mut binds = vec![Bind::Int(query.since_ms.unwrap_or(0))];
         if let Some(until) = query.until_ms {
@@ -189,14 +185,7 @@ impl Store {
         sql.push_str(" ORDER BY start_ms DESC, id DESC LIMIT ?");
         binds.push(Bind::Int(query.limit.clamp(1, 100_000)));
         let sql = self.sql(&sql).into_owned();
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = match b {
-                Bind::Int(i) => q.bind(i),
-                Bind::Text(t) => q.bind(t),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = bind_all(sqlx::query(&sql), binds).fetch_all(&self.pool).await?;
         rows.iter().map(|row| cdr_of(row, self.backend)).collect()
     }
 

@@ -38,6 +38,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/mysql/0005_webhook_outbox.sql"),
         include_str!("migrations/postgres/0005_webhook_outbox.sql"),
     ),
+    (
+        6,
+        include_str!("migrations/sqlite/0006_recordings.sql"),
+        include_str!("migrations/mysql/0006_recordings.sql"),
+        include_str!("migrations/postgres/0006_recordings.sql"),
+    ),
 ];
 
 pub async fn run(store: &Store) -> Result<(), StoreError> {

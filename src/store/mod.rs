@@ -9,6 +9,7 @@
 mod cdrs;
 mod migrate;
 mod outbox;
+mod recordings;
 mod registrations;
 mod revisions;
 
@@ -20,8 +21,28 @@ use sqlx::{AnyPool, Executor};
 
 pub use cdrs::{Cdr, CdrLeg, CdrQuery};
 pub use outbox::OutboxRow;
+pub use recordings::{Recording, RecordingQuery};
 pub use registrations::{RegistrationWrite, StoredRegistration};
 pub use revisions::{DesiredState, Revision, TenantDoc};
+
+/// A value for a `?` of a query built at run time.
+enum Bind<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: Vec<Bind<'q>>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Int(i) => q.bind(i),
+            Bind::Text(t) => q.bind(t),
+        };
+    }
+    q
+}
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,11 +44,11 @@ pub struct CdrPage {
     pub next_cursor: Option<String>,
 }
 
-fn bad(why: impl Into<String>) -> ApiError {
+pub(super) fn bad(why: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, why)
 }
 
-fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub(super) fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(text) = text else { return Ok(None) };
     if let Ok(ms) = text.parse::<i64>() {
         return Ok(Some(ms));
@@ -59,7 +59,7 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 /// The cursor is "start_ms.id" of the last record seen; opaque to clients.
-fn parse_cursor(text: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
+pub(super) fn parse_cursor(text: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
     let Some(text) = text else { return Ok(None) };
     let (start, id) = text.split_once('.').ok_or_else(|| bad("cursor: not a cursor from this API"))?;
     let start = start.parse().map_err(|_| bad("cursor: not a cursor from this API"))?;

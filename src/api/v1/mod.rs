@@ -10,6 +10,7 @@ mod cdrs;
 pub mod events;
 pub mod metrics;
 pub mod openapi;
+mod recordings;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct ApiState {
     /// Rendered `/api/v1/calls` answers by (tenant, extension) scope, with the version of the
     /// published calls they were rendered from.
     pub calls_cache: Arc<std::sync::Mutex<CallsCache>>,
+    /// Where recording files are; rows in the store name paths below it.
+    pub recordings_dir: Arc<std::path::PathBuf>,
 }
 
 pub type CallsCache = std::collections::HashMap<(Option<String>, Option<String>), (u64, bytes::Bytes)>;
@@ -48,6 +51,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/cdrs", get(cdrs::list))
         .route("/api/v1/cdrs/{id}", get(cdrs::one))
+        .route("/api/v1/recordings", get(recordings::list))
+        .route("/api/v1/recordings/{id}", get(recordings::one))
+        .route("/api/v1/recordings/{id}/audio", get(recordings::audio))
         .route("/api/v1/reports/calls", get(cdrs::calls_report))
         .route("/api/v1/reports/extensions", get(cdrs::extensions_report))
         .route("/api/v1/reports/dids", get(cdrs::dids_report))

@@ -8,10 +8,11 @@ use serde_json::{Value, json};
 
 use super::Me;
 use super::cdrs::{CdrPage, ReportRow};
+use super::recordings::RecordingPage;
 use crate::call::CallView;
 use crate::events::Event;
 use crate::sip::core::RegistrationView;
-use crate::store::Cdr;
+use crate::store::{Cdr, Recording};
 
 pub async fn document() -> Json<Value> {
     Json(openapi())
@@ -50,6 +51,8 @@ pub fn openapi() -> Value {
     let cdr = generator.subschema_for::<Cdr>().to_value();
     let report = generator.subschema_for::<Vec<ReportRow>>().to_value();
     let event = generator.subschema_for::<Event>().to_value();
+    let recording_page = generator.subschema_for::<RecordingPage>().to_value();
+    let recording = generator.subschema_for::<Recording>().to_value();
     let mut components = generator.take_definitions(true);
     components.insert(
         "Error".into(),
@@ -70,11 +73,10 @@ pub fn openapi() -> Value {
         query("did", "Calls that came in on this DID."),
         query("queue", "Calls handled by this queue."),
     ];
+    let cursor = json!({ "name": "cursor", "in": "query", "required": false, "description": "next_cursor of the previous page.",
+        "schema": { "type": "string", "pattern": "^-?[0-9]{1,15}\\.[A-Za-z0-9-]{1,80}$" } });
     let mut list_params: Vec<Value> = filters.to_vec();
-    list_params.push(
-        json!({ "name": "cursor", "in": "query", "required": false, "description": "next_cursor of the previous page.",
-        "schema": { "type": "string", "pattern": "^-?[0-9]{1,15}\\.[A-Za-z0-9-]{1,64}$" } }),
-    );
+    list_params.push(cursor.clone());
     list_params.push(json!({ "name": "limit", "in": "query", "required": false, "description": "Page size.",
         "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }));
     list_params.push(json!({ "name": "format", "in": "query", "required": false, "description": "csv for text/csv.",
@@ -86,6 +88,33 @@ pub fn openapi() -> Value {
     list_responses["200"]["content"]["text/csv"] = json!({ "schema": { "type": "string" } });
     let mut one_responses = ok("The CDR with its legs.", cdr);
     one_responses["404"] = json!({ "$ref": "#/components/responses/NotFound" });
+    let recording_params = [
+        query("tenant", "Operator only: one tenant; others see their own."),
+        time_query("since", "Recordings started at or after this time (RFC 3339 or ms since the epoch)."),
+        time_query("until", "Recordings started before this time."),
+        query("extension", "Recordings of calls from or to this extension; employees see only their own."),
+        query("cdr", "Recordings of one call, by its CDR id."),
+        cursor,
+        json!({ "name": "limit", "in": "query", "required": false, "description": "Page size.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }),
+    ];
+    let id_param = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let mut recording_responses = ok("The recording's details.", recording);
+    recording_responses["404"] = json!({ "$ref": "#/components/responses/NotFound" });
+    let mut audio_responses = ok("The whole WAV file.", json!({}));
+    audio_responses["200"]["content"] =
+        json!({ "audio/wav": { "schema": { "type": "string", "contentMediaType": "audio/wav" } } });
+    audio_responses["206"] = json!({ "description": "The requested byte range (Content-Range says which).",
+        "content": { "audio/wav": { "schema": { "type": "string", "contentMediaType": "audio/wav" } } } });
+    audio_responses["404"] = json!({ "$ref": "#/components/responses/NotFound" });
+    audio_responses["410"] = json!({ "description": "The file is no longer on disk.",
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    audio_responses["416"] = json!({ "description": "The range is outside the file; Content-Range gives its size.",
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let range = json!({ "name": "Range", "in": "header", "required": false,
+        "description": "One byte range, e.g. bytes=0-1023, bytes=1024- or bytes=-4096; others get the whole file.",
+        "schema": { "type": "string" } });
+    let audio_params = json!([id_param[0], range]);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -103,6 +132,13 @@ pub fn openapi() -> Value {
             "/api/v1/cdrs/{id}": { "get": { "operationId": "cdr", "summary": "One finished call.",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "responses": one_responses } },
+            "/api/v1/recordings": { "get": { "operationId": "recordings", "summary": "Call recordings, newest first, paged.",
+                "parameters": recording_params, "responses": ok("One page of recordings.", recording_page) } },
+            "/api/v1/recordings/{id}": { "get": { "operationId": "recording", "summary": "One recording.",
+                "parameters": id_param, "responses": recording_responses } },
+            "/api/v1/recordings/{id}/audio": { "get": { "operationId": "recording_audio",
+                "summary": "The recording as WAV (8 kHz, 16-bit, stereo: caller left, callee right), with range requests.",
+                "parameters": audio_params, "responses": audio_responses } },
             "/api/v1/reports/calls": { "get": { "operationId": "report_calls", "summary": "Calls per hour or day.", "parameters": report_params, "responses": ok("One row per hour or day.", report.clone()) } },
             "/api/v1/reports/extensions": { "get": { "operationId": "report_extensions", "summary": "Answered and missed calls per extension.", "parameters": filters, "responses": ok("One row per extension.", report.clone()) } },
             "/api/v1/reports/dids": { "get": { "operationId": "report_dids", "summary": "Traffic per DID.", "parameters": filters, "responses": ok("One row per DID.", report) } },

@@ -19,6 +19,7 @@ use crate::media::relay::latch::LatchPolicy;
 use crate::media::relay::port_pool::PortPool;
 use crate::media::relay::session::{Leg, LegConfig, SessionCore, SessionShared};
 use crate::media::relay::stats::SessionStats;
+use crate::media::relay::tap::Tap;
 use crate::media::relay::worker::{Control, NewSession, Worker, WorkerSettings};
 
 /// Relay-wide settings.
@@ -237,6 +238,11 @@ impl SessionHandle {
     /// Reopen both legs' latch windows (re-INVITE without address change).
     pub fn reopen_latch(&self) -> Result<(), RelayError> {
         self.worker.send(Control::ReopenLatch(self.id))
+    }
+
+    /// Copy (Some) or stop copying (None) the session's accepted RTP to a recorder.
+    pub fn set_tap(&self, tap: Option<Tap>) -> Result<(), RelayError> {
+        self.worker.send(Control::Tap { id: self.id, tap })
     }
 
     /// Counters and quality figures of both legs, as of now.

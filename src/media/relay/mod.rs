@@ -19,6 +19,7 @@ pub mod port_pool;
 pub mod rtp;
 mod session;
 pub mod stats;
+pub mod tap;
 mod worker;
 
 pub use engine::{Relay, RelayConfig, RelayEvent, SessionHandle, SessionId};
@@ -27,3 +28,4 @@ pub use latch::LatchPolicy;
 pub use port_pool::{PortPair, PortPool, PortPoolConfig};
 pub use session::{Leg, LegConfig};
 pub use stats::{LegStats, PeerReport, SessionStats};
+pub use tap::{Tap, TapPacket};

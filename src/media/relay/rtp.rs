@@ -32,6 +32,25 @@ pub fn parse_rtp(pkt: &[u8]) -> Option<RtpHeader> {
     })
 }
 
+/// The payload of an RTP packet: after the CSRCs and any header extension, before padding.
+/// `None` when the lengths do not add up.
+pub fn payload(pkt: &[u8]) -> Option<&[u8]> {
+    let first = *pkt.first()?;
+    if first >> 6 != 2 {
+        return None;
+    }
+    let mut start = 12 + 4 * usize::from(first & 0x0f);
+    if first & 0x10 != 0 {
+        let words = pkt.get(start + 2..start + 4)?;
+        start += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
+    }
+    let mut end = pkt.len();
+    if first & 0x20 != 0 {
+        end = end.checked_sub(usize::from(*pkt.last()?))?;
+    }
+    pkt.get(start..end)
+}
+
 /// A set of payload types as a 128-bit mask; the empty set means "any".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PtSet(u128);
@@ -243,5 +262,19 @@ pub(crate) mod tests {
             assert_eq!(first_report_block(&rr[..n]), None, "prefix {n}");
         }
         assert!(!is_rtcp(&[0x80, 0, 0, 0, 0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn payload_skips_csrcs_extension_and_padding() {
+        let mut pkt = vec![0x80, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3];
+        pkt.extend_from_slice(&[9; 160]);
+        assert_eq!(payload(&pkt).map(<[u8]>::len), Some(160));
+        // One CSRC, a one-word extension, 3 bytes of padding.
+        let mut pkt = vec![0xb1, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0xbe, 0xde, 0, 1, 1, 2, 3, 4];
+        pkt.extend_from_slice(&[7; 10]);
+        pkt.extend_from_slice(&[0, 0, 3]);
+        assert_eq!(payload(&pkt), Some(&[7u8; 10][..]));
+        assert_eq!(payload(&[0x80, 0, 0]), None);
+        assert_eq!(payload(&[0xa0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 200]), None);
     }
 }

@@ -18,6 +18,7 @@ use crate::media::relay::engine::{RelayEvent, SessionId};
 use crate::media::relay::io::{Events, Poller, RecvBatch, Waker};
 use crate::media::relay::port_pool::PortPair;
 use crate::media::relay::session::{Channel, Leg, SessionCore};
+use crate::media::relay::tap::Tap;
 
 /// Token of the worker's eventfd; session tokens are `slot << 2 | socket` and never reach it.
 const WAKE: u64 = u64::MAX;
@@ -30,9 +31,22 @@ const MAX_ROUNDS: usize = 4;
 pub(crate) enum Control {
     Add(Box<NewSession>),
     Remove(SessionId),
-    UpdateRemote { id: SessionId, leg: Leg, rtp: Option<SocketAddr>, rtcp: Option<SocketAddr> },
-    Hold { id: SessionId, hold: bool },
+    UpdateRemote {
+        id: SessionId,
+        leg: Leg,
+        rtp: Option<SocketAddr>,
+        rtcp: Option<SocketAddr>,
+    },
+    Hold {
+        id: SessionId,
+        hold: bool,
+    },
     ReopenLatch(SessionId),
+    /// Start (Some) or stop (None) copying the session's RTP to a recorder.
+    Tap {
+        id: SessionId,
+        tap: Option<Tap>,
+    },
     Shutdown,
 }
 
@@ -47,6 +61,7 @@ struct Entry {
     id: SessionId,
     core: SessionCore,
     ports: [PortPair; 2],
+    tap: Option<Tap>,
 }
 
 impl Entry {
@@ -174,6 +189,11 @@ impl Worker {
                     Some((pkt, src)) => {
                         if entry.core.on_packet(leg, ch, src, pkt, now) {
                             self.fwd.push(i as u16); // i < batch capacity <= 1024
+                            if ch == Channel::Rtp
+                                && let Some(tap) = &entry.tap
+                            {
+                                tap.offer(leg, pkt, now);
+                            }
                         }
                     }
                     None => entry.core.on_unreadable(leg),
@@ -222,6 +242,11 @@ impl Worker {
                         e.core.reopen_latch(now);
                     }
                 }
+                Control::Tap { id, tap } => {
+                    if let Some(e) = self.entry(id) {
+                        e.tap = tap;
+                    }
+                }
                 Control::Shutdown => return false,
             }
         }
@@ -234,7 +259,7 @@ impl Worker {
 
     fn add(&mut self, new: NewSession) {
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        let entry = Entry { id: new.id, core: new.core, ports: new.ports };
+        let entry = Entry { id: new.id, core: new.core, ports: new.ports, tap: None };
         let mut result = Ok(());
         for leg in [Leg::A, Leg::B] {
             for ch in [Channel::Rtp, Channel::Rtcp] {

@@ -20,7 +20,9 @@ use crate::call::actor::{self, CallEvent};
 use crate::call::limits::{CallLimits, Refusal};
 use crate::call::machine::{Input, Output};
 use crate::call::{CallSettings, CallSetup, CallView, Party, Side, Target};
+use crate::config::model::RecordPolicy;
 use crate::events::{EventBus, EventKind};
+use crate::media::record::Recorder;
 use crate::media::relay::{Relay, SessionId};
 use crate::sip::msg::{Message, Method, ResponseBuilder, Uri};
 use crate::sip::registrar::{Reach, Transport};
@@ -64,6 +66,7 @@ pub struct Calls {
     events: mpsc::UnboundedSender<CallEvent>,
     cdrs: mpsc::Sender<Cdr>,
     relay: Arc<Relay>,
+    recorder: Option<Arc<Recorder>>,
     media_ip: IpAddr,
     settings: CallSettings,
     bus: EventBus,
@@ -78,6 +81,7 @@ impl Calls {
         events: mpsc::UnboundedSender<CallEvent>,
         cdrs: mpsc::Sender<Cdr>,
         relay: Arc<Relay>,
+        recorder: Option<Arc<Recorder>>,
         media_ip: IpAddr,
         settings: CallSettings,
         bus: EventBus,
@@ -94,6 +98,7 @@ impl Calls {
             events,
             cdrs,
             relay,
+            recorder,
             media_ip,
             settings,
             bus,
@@ -254,8 +259,13 @@ impl SipCore {
                         entry.session = Some(session);
                         self.calls.by_session.insert(session, id);
                     }
-                    if view.state == "answered" && entry.view.state != "answered" {
-                        self.calls.bus.publish(Some(&view.tenant), EventKind::CallAnswered { call: view.clone() });
+                    if view.state != entry.view.state {
+                        let call = view.clone();
+                        match view.state.as_str() {
+                            "ringing" => self.calls.bus.publish(Some(&view.tenant), EventKind::CallRinging { call }),
+                            "answered" => self.calls.bus.publish(Some(&view.tenant), EventKind::CallAnswered { call }),
+                            _ => {}
+                        }
                     }
                     entry.view = view;
                     self.calls.dirty = true;
@@ -375,6 +385,11 @@ impl SipCore {
             media_ip: self.calls.media_ip,
             seed,
             b_call_id: b_call_id.clone(),
+            recorder: [caller_ext, callee]
+                .iter()
+                .any(|e| e.record == RecordPolicy::Always)
+                .then(|| self.calls.recorder.clone())
+                .flatten(),
         };
         let mailbox = actor::spawn(setup, guard, self.calls.events.clone(), self.calls.cdrs.clone());
         let view = CallView {
@@ -382,7 +397,7 @@ impl SipCore {
             tenant: tenant.id.clone(),
             caller,
             callee: number,
-            state: "ringing".to_owned(),
+            state: "calling".to_owned(),
             start_ms: crate::store::now_ms(),
             answer_ms: 0,
             codec: String::new(),
