@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::*;
-use pbx::store::{Cdr, CdrLeg, Store};
+use pbx::store::{Cdr, CdrLeg, Recording, Store};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -17,6 +17,8 @@ const OPERATOR: &str = "operator-token-for-tests";
 const ACME_ADMIN: &str = "password"; // examples/tenants/acme.toml: crm-sync
 const ALICE: &str = "123"; // examples/tenants/acme.toml: alice, employee of 101
 const GLOBEX_ADMIN: &str = "globex-admin-token";
+/// The stored recordings' content (text, so responses read as strings).
+const AUDIO: &str = "RIFF....WAVEfmt 0123456789abcdefghijklmnopqrstuvwxyz";
 
 fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -36,10 +38,15 @@ impl Response {
 
 /// GET over HTTP/1.1 with an optional bearer token.
 fn get(addr: &str, path: &str, token: Option<&str>) -> Response {
+    get_with(addr, path, token, "")
+}
+
+/// GET with extra header lines (each ending in CRLF).
+fn get_with(addr: &str, path: &str, token: Option<&str>, headers: &str) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: pbx\r\n{auth}Connection: close\r\n\r\n").unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: pbx\r\n{auth}{headers}Connection: close\r\n\r\n").unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
@@ -85,7 +92,8 @@ fn cdr(id: &str, tenant: &str, caller: &str, callee: &str, start_ms: i64, dispos
 }
 
 /// pbxd with the examples (globex gets an admin token), the API on a free port, and CDRs:
-/// acme 101→102 (×3), 103→104, 102→101 (busy); globex 21→22.
+/// acme 101→102 (×3), 103→104, 102→101 (busy); globex 21→22; recordings of a1, a4 and g1
+/// (files of [`AUDIO`]).
 fn setup(dir: &std::path::Path) -> (Pbxd, String) {
     setup_with(dir, "")
 }
@@ -115,6 +123,27 @@ fn setup_with(dir: &std::path::Path, api_extra: &str) -> (Pbxd, String) {
             ])
             .await
             .unwrap();
+        for (cdr, tenant, caller, callee, start) in [
+            ("a1", "acme", "101", "102", day),
+            ("a4", "acme", "103", "104", day + 180_000),
+            ("g1", "globex", "21", "22", day),
+        ] {
+            let path = format!("{tenant}/{cdr}-1.wav");
+            std::fs::create_dir_all(dir.join("data/recordings").join(tenant)).unwrap();
+            std::fs::write(dir.join("data/recordings").join(&path), AUDIO).unwrap();
+            let recording = Recording {
+                id: format!("{cdr}-1"),
+                tenant: tenant.into(),
+                cdr_id: cdr.into(),
+                caller: caller.into(),
+                callee: callee.into(),
+                start_ms: start + 3_000,
+                duration_ms: 60_000,
+                bytes: AUDIO.len() as i64,
+                path,
+            };
+            store.insert_recording(&recording).await.unwrap();
+        }
         store.close().await;
     });
     pbxd.spawn();
@@ -218,6 +247,60 @@ fn cdrs_page_filter_export_and_report() {
     );
 }
 
+fn recording_ids(page: &Value) -> Vec<String> {
+    page["recordings"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn recordings_are_scoped_and_served_with_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_pbxd, api) = setup(dir.path());
+
+    assert_eq!(get(&api, "/api/v1/recordings", None).status, 401);
+    assert_eq!(recording_ids(&get(&api, "/api/v1/recordings", Some(ACME_ADMIN)).json()), ["a4-1", "a1-1"]);
+    assert_eq!(recording_ids(&get(&api, "/api/v1/recordings?cdr=a1", Some(ACME_ADMIN)).json()), ["a1-1"]);
+    let paged = get(&api, "/api/v1/recordings?limit=1", Some(ACME_ADMIN)).json();
+    let next = paged["next_cursor"].as_str().unwrap();
+    let rest = get(&api, &format!("/api/v1/recordings?limit=1&cursor={next}"), Some(ACME_ADMIN)).json();
+    assert_eq!(recording_ids(&rest), ["a1-1"]);
+    assert_eq!(recording_ids(&get(&api, "/api/v1/recordings", Some(GLOBEX_ADMIN)).json()), ["g1-1"]);
+
+    // The employee (101) hears its own call, not 103's, and never another tenant's.
+    assert_eq!(recording_ids(&get(&api, "/api/v1/recordings", Some(ALICE)).json()), ["a1-1"]);
+    assert_eq!(get(&api, "/api/v1/recordings/a1-1", Some(ALICE)).json()["callee"], "102");
+    assert_eq!(get(&api, "/api/v1/recordings/a4-1", Some(ALICE)).status, 403);
+    assert_eq!(get(&api, "/api/v1/recordings/a4-1/audio", Some(ALICE)).status, 403);
+    assert_eq!(get(&api, "/api/v1/recordings?extension=103", Some(ALICE)).status, 403);
+    assert_eq!(get(&api, "/api/v1/recordings/g1-1/audio", Some(ALICE)).status, 404);
+    assert_eq!(get(&api, "/api/v1/recordings/g1-1", Some(ACME_ADMIN)).status, 404);
+    assert_eq!(get(&api, "/api/v1/recordings/a1-1/audio", Some(GLOBEX_ADMIN)).status, 404);
+    let details = get(&api, "/api/v1/recordings/a1-1", Some(ALICE)).json();
+    assert!(details.get("path").is_none(), "the file's place on disk is not shown: {details}");
+
+    // Whole file, then byte ranges.
+    let whole = get(&api, "/api/v1/recordings/a1-1/audio", Some(ALICE));
+    assert_eq!((whole.status, whole.body.as_str()), (200, AUDIO));
+    let headers = whole.headers.to_ascii_lowercase();
+    assert!(headers.contains("content-type: audio/wav") && headers.contains("accept-ranges: bytes"), "{headers}");
+    let len = AUDIO.len();
+    let part = get_with(&api, "/api/v1/recordings/a1-1/audio", Some(ALICE), "Range: bytes=4-11\r\n");
+    assert_eq!((part.status, part.body.as_str()), (206, &AUDIO[4..12]));
+    assert!(part.headers.contains(&format!("content-range: bytes 4-11/{len}")), "{}", part.headers);
+    let tail = get_with(&api, "/api/v1/recordings/a1-1/audio", Some(ALICE), "Range: bytes=-6\r\n");
+    assert_eq!((tail.status, tail.body.as_str()), (206, &AUDIO[len - 6..]));
+    let open = get_with(&api, "/api/v1/recordings/a1-1/audio", Some(ALICE), "Range: bytes=40-\r\n");
+    assert_eq!((open.status, open.body.as_str()), (206, &AUDIO[40..]));
+    let outside = get_with(&api, "/api/v1/recordings/a1-1/audio", Some(ALICE), &format!("Range: bytes={len}-\r\n"));
+    assert_eq!(outside.status, 416);
+    assert!(outside.headers.contains(&format!("content-range: bytes */{len}")), "{}", outside.headers);
+    let several = get_with(&api, "/api/v1/recordings/a1-1/audio", Some(ALICE), "Range: bytes=0-1,4-5\r\n");
+    assert_eq!((several.status, several.body.as_str()), (200, AUDIO), "several ranges: the whole file");
+
+    // A file removed behind pbxd's back is gone, not an error.
+    std::fs::remove_file(dir.path().join("data/recordings/acme/a4-1.wav")).unwrap();
+    assert_eq!(get(&api, "/api/v1/recordings/a4-1/audio", Some(ACME_ADMIN)).status, 410);
+}
+
 #[test]
 fn the_openapi_document_is_served_and_committed() {
     let dir = tempfile::tempdir().unwrap();
@@ -297,6 +380,13 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema() {
     let dir = tempfile::tempdir().unwrap();
     // Many of the generated requests carry wrong tokens on purpose: let them all be answered 401.
     let (_pbxd, api) = setup_with(dir.path(), "failed_tokens_burst = 1000000");
+    // A range past the end of the file is schema-valid and rightly answered 416 (RFC 9110).
+    std::fs::write(
+        dir.path().join("schemathesis.toml"),
+        "[[operations]]\ninclude-path = \"/api/v1/recordings/{id}/audio\"\n\
+         checks.positive_data_acceptance.expected-statuses = [\"2XX\", \"401\", \"403\", \"404\", \"410\", \"416\", \"429\"]\n",
+    )
+    .unwrap();
     let out = std::process::Command::new("schemathesis")
         .current_dir(dir.path())
         .args(["run", concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/openapi.json")])

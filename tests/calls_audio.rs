@@ -2,7 +2,8 @@
 //! each plays a tone from a WAV file as its microphone (101: 700 Hz, 102: 1300 Hz) and
 //! records what it receives (the `sndfile` module). Each recording must be the other side's
 //! tone, loud, not silence; the SDP each phone got must name pbxd's relay; and the CDR must
-//! show the call answered with RTP counted on both legs.
+//! show the call answered with RTP counted on both legs. 102 records its calls: pbxd's
+//! recording, fetched through the API, must hold 101's tone on the left and 102's on the right.
 
 mod common;
 
@@ -174,8 +175,20 @@ fn two_baresip_phones_hear_each_other_through_the_relay() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let pbxd = Pbxd::start_with(dir.path(), "", "");
+    let mut pbxd = Pbxd::configure(dir.path(), "", "");
+    let api = format!("127.0.0.1:{}", common::sipp::free_port());
+    let config = std::fs::read_to_string(&pbxd.config).unwrap() + &format!("\n[api]\nlisten = \"{api}\"\n");
+    std::fs::write(&pbxd.config, config).unwrap();
+    pbxd.spawn();
     let tenants = copy_examples(dir.path());
+    let acme = tenants.join("acme.toml");
+    let text = std::fs::read_to_string(&acme).unwrap().replacen(
+        "number = \"102\"\nname = \"Bob Schulz\"\n",
+        "number = \"102\"\nname = \"Bob Schulz\"\nrecord = \"always\"\n",
+        1,
+    );
+    assert!(text.contains("record = \"always\""));
+    std::fs::write(&acme, text).unwrap();
     assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
     let server = pbxd.sip_addr("udp");
 
@@ -227,4 +240,55 @@ fn two_baresip_phones_hear_each_other_through_the_relay() {
         let (inbound, outbound) = (leg["packets_in"].as_u64().unwrap(), leg["packets_out"].as_u64().unwrap());
         assert!(inbound > 100 && outbound > 100, "leg {} relayed {inbound} in / {outbound} out: {cdr}", leg["role"]);
     }
+
+    // pbxd's own recording of the call, as a CRM would fetch it (examples: crm-sync's token).
+    let cdr_id = cdr["id"].as_str().unwrap();
+    let mut listed = serde_json::Value::Null;
+    wait_for("the recording", Duration::from_secs(10), || {
+        listed = http_get(&api, &format!("/api/v1/recordings?cdr={cdr_id}"), "password").1;
+        listed["recordings"].as_array().is_some_and(|r| r.len() == 1)
+    });
+    let recording = &listed["recordings"][0];
+    assert_eq!((recording["caller"].as_str(), recording["callee"].as_str()), (Some("101"), Some("102")));
+    let id = recording["id"].as_str().unwrap();
+    let (head, wav) = http_get_bytes(&api, &format!("/api/v1/recordings/{id}/audio"), "password");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(wav.len() as i64, recording["bytes"].as_i64().unwrap());
+    let (left, right) = stereo_samples(&wav);
+    let seconds = left.len() as f64 / f64::from(RATE);
+    eprintln!("pbxd recorded {seconds:.1} s: {recording}");
+    assert!((2.0..8.0).contains(&seconds), "recorded {seconds:.1} s");
+    for (side, samples, want, other) in [("left (101)", &left, 700.0, 1300.0), ("right (102)", &right, 1300.0, 700.0)] {
+        let margin = power_db(samples, want) - power_db(samples, other);
+        eprintln!("recording {side}: RMS {:.0}, {want} Hz {margin:.1} dB above {other} Hz", rms(samples));
+        assert!(rms(samples) > 1000.0, "recording {side} is (near) silence");
+        assert!(margin > 20.0, "recording {side} does not hold the {want} Hz tone: {margin:.1} dB");
+    }
+}
+
+/// The two channels of a 16-bit stereo WAV.
+fn stereo_samples(wav: &[u8]) -> (Vec<f64>, Vec<f64>) {
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
+    let frames = wav[44..].chunks_exact(4);
+    frames.map(|f| (f64::from(i16::from_le_bytes([f[0], f[1]])), f64::from(i16::from_le_bytes([f[2], f[3]])))).unzip()
+}
+
+/// GET with a bearer token: the head and the raw body.
+fn http_get_bytes(addr: &str, path: &str, token: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: pbx\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (String::from_utf8_lossy(&raw[..split]).into_owned(), raw[split + 4..].to_vec())
+}
+
+/// GET a JSON document: status line and value.
+fn http_get(addr: &str, path: &str, token: &str) -> (String, serde_json::Value) {
+    let (head, body) = http_get_bytes(addr, path, token);
+    (head, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
 }

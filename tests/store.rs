@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use pbx::store::{
-    Backend, Cdr, CdrLeg, CdrQuery, DesiredState, RegistrationWrite, Store, StoreError, StoredRegistration, TenantDoc,
+    Backend, Cdr, CdrLeg, CdrQuery, DesiredState, Recording, RecordingQuery, RegistrationWrite, Store, StoreError,
+    StoredRegistration, TenantDoc,
 };
 use sqlx::Executor;
 
@@ -114,6 +115,7 @@ async fn exercise(url: &str, backend: Backend) {
     assert_eq!(store.cdr("c2").await.unwrap(), Some(calls[1].clone()));
     assert_eq!(store.cdr("nope").await.unwrap(), None);
     cdr_filters_and_pages(&store).await;
+    recordings(&store).await;
     store.close().await;
 
     // Reopening runs the migrations again (a no-op) and finds the same head.
@@ -122,6 +124,50 @@ async fn exercise(url: &str, backend: Backend) {
     assert_eq!((head.number, head.author.as_str(), head.comment.as_str()), (2, "bob", "second"));
     assert_eq!(content, second);
     store.close().await;
+}
+
+/// Recordings: scoped, paged newest first, and the quota picks the oldest of the tenant.
+async fn recordings(store: &Store) {
+    let rec = |id: &str, tenant: &str, caller: &str, start_ms: i64, bytes: i64| Recording {
+        id: id.into(),
+        tenant: tenant.into(),
+        cdr_id: format!("cdr-{id}"),
+        caller: caller.into(),
+        callee: "102".into(),
+        start_ms,
+        duration_ms: 1_000,
+        bytes,
+        path: format!("{tenant}/2026/11/26/{id}.wav"),
+    };
+    let all = [
+        rec("r1", "acme", "101", 1_000, 400),
+        rec("r2", "acme", "103", 2_000, 300),
+        rec("r3", "acme", "101", 3_000, 200),
+        rec("r4", "globex", "21", 500, 900),
+    ];
+    for r in &all {
+        store.insert_recording(r).await.unwrap();
+    }
+    let q = |tenant: &str| RecordingQuery { tenant: Some(tenant.into()), limit: 10, ..RecordingQuery::default() };
+    let acme = store.recordings(&q("acme")).await.unwrap();
+    assert_eq!(acme, [all[2].clone(), all[1].clone(), all[0].clone()]);
+    let of_101 = store.recordings(&RecordingQuery { extension: Some("101".into()), ..q("acme") }).await.unwrap();
+    assert_eq!(of_101, [all[2].clone(), all[0].clone()]);
+    let page2 =
+        store.recordings(&RecordingQuery { before: Some((3_000, "r3".into())), limit: 1, ..q("acme") }).await.unwrap();
+    assert_eq!(page2, [all[1].clone()]);
+    let by_cdr = store.recordings(&RecordingQuery { cdr_id: Some("cdr-r2".into()), ..q("acme") }).await.unwrap();
+    assert_eq!(by_cdr, [all[1].clone()]);
+    assert_eq!(store.recording("r4").await.unwrap(), Some(all[3].clone()));
+
+    // 900 bytes in acme: a 600-byte quota drops the oldest (r1); 150 bytes drops all three.
+    assert!(store.recordings_over_quota("acme", 900).await.unwrap().is_empty());
+    let over = store.recordings_over_quota("acme", 600).await.unwrap();
+    assert_eq!(over, [all[0].clone()]);
+    assert_eq!(store.recordings_over_quota("acme", 150).await.unwrap().len(), 3);
+    store.delete_recording("r1").await.unwrap();
+    assert_eq!(store.recording("r1").await.unwrap(), None);
+    assert_eq!(store.recordings(&q("globex")).await.unwrap(), [all[3].clone()]);
 }
 
 /// 100,000 generated CDRs: filtered queries paged with the keyset cursor return exactly the

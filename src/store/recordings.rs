@@ -114,7 +114,13 @@ impl Store {
 
     /// The oldest recordings of `tenant` to delete so that the rest fit in `quota` bytes.
     pub async fn recordings_over_quota(&self, tenant: &str, quota: i64) -> Result<Vec<Recording>, StoreError> {
-        let sql = self.sql("SELECT COALESCE(SUM(bytes), 0) AS total FROM recordings WHERE tenant = ?").into_owned();
+        // SUM gives DECIMAL/NUMERIC on MariaDB and PostgreSQL, which sqlx's Any driver cannot read.
+        let integer = if self.backend == Backend::Mysql { "SIGNED" } else { "BIGINT" };
+        let sql = self
+            .sql(&format!(
+                "SELECT CAST(COALESCE(SUM(bytes), 0) AS {integer}) AS total FROM recordings WHERE tenant = ?"
+            ))
+            .into_owned();
         let total: i64 = sqlx::query(&sql).bind(tenant).fetch_one(&self.pool).await?.try_get("total")?;
         let mut excess = total - quota;
         let mut out = Vec::new();
