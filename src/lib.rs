@@ -16,4 +16,5 @@ pub mod plan;
 pub mod reconcile;
 pub mod sip;
 pub mod store;
+pub mod trunk;
 pub mod webhook;

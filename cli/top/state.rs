@@ -107,6 +107,7 @@ impl TopState {
             EventKind::RegistrationChanged { .. }
             | EventKind::CallMissed { .. }
             | EventKind::RecordingReady { .. }
+            | EventKind::TrunkStatus { .. }
             | EventKind::ConfigApplied { .. } => {}
         }
     }

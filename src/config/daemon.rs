@@ -247,6 +247,29 @@ pub struct SipConfig {
     /// Call handling: ring time, duration limits, session timers, drain on shutdown.
     #[serde(default)]
     pub calls: CallsConfig,
+    /// Monitoring of the tenants' trunks.
+    #[serde(default)]
+    pub trunks: TrunksConfig,
+}
+
+/// How trunks are watched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrunksConfig {
+    /// Interval of the OPTIONS pings to each carrier; a carrier that leaves one unanswered
+    /// (32 s with the default timers) is down until it answers again.
+    #[serde(default = "default_qualify_interval")]
+    pub qualify_interval: Duration,
+}
+
+fn default_qualify_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for TrunksConfig {
+    fn default() -> Self {
+        Self { qualify_interval: default_qualify_interval() }
+    }
 }
 
 /// How calls are run.
@@ -391,6 +414,7 @@ impl Default for SipConfig {
             max_message_size: default_max_message_size(),
             tls: None,
             calls: CallsConfig::default(),
+            trunks: TrunksConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 
 use crate::call::CallView;
 use crate::store::{Cdr, Recording};
+use crate::trunk::TrunkView;
 
 /// One event, as subscribers and webhooks receive it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -46,6 +47,8 @@ pub enum EventKind {
     CallMissed { cdr: Cdr },
     /// A phone registered, refreshed with a new contact, or went away.
     RegistrationChanged { aor: String, contact: String, registered: bool },
+    /// A trunk went up or down, or its registration changed.
+    TrunkStatus { trunk: TrunkView },
     /// A call recording is complete and can be downloaded.
     RecordingReady { recording: Recording },
     /// A revision of the tenant files was applied.
@@ -62,6 +65,7 @@ impl EventKind {
             EventKind::CallEnded { .. } => "call_ended",
             EventKind::CallMissed { .. } => "call_missed",
             EventKind::RegistrationChanged { .. } => "registration_changed",
+            EventKind::TrunkStatus { .. } => "trunk_status",
             EventKind::RecordingReady { .. } => "recording_ready",
             EventKind::ConfigApplied { .. } => "config_applied",
         }
@@ -76,7 +80,7 @@ impl EventKind {
             EventKind::RecordingReady { recording } => vec![&recording.caller, &recording.callee],
             EventKind::CallEnded { cdr } | EventKind::CallMissed { cdr } => vec![&cdr.caller, &cdr.callee],
             EventKind::RegistrationChanged { aor, .. } => vec![aor.split('@').next().unwrap_or_default()],
-            EventKind::ConfigApplied { .. } => Vec::new(),
+            EventKind::ConfigApplied { .. } | EventKind::TrunkStatus { .. } => Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod keepalive;
 mod options;
 pub mod register;
 mod replies;
+mod trunks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ use crate::sip::txn::{TimerConfig, TxnConfig, TxnEvent, TxnKey, TxnLayer};
 use crate::store::RegistrationWrite;
 
 pub use calls::{Calls, CallsSnapshot};
+pub use trunks::Trunks;
 
 pub use register::RegistrationView;
 use replies::RecentReplies;
@@ -62,6 +64,8 @@ pub enum CoreCommand {
         grace: Duration,
         done: oneshot::Sender<()>,
     },
+    /// The trunks to monitor (from `crate::trunk::resolver`).
+    Trunks(Vec<crate::trunk::TrunkSpec>),
 }
 
 /// A drain in progress.
@@ -82,6 +86,8 @@ pub struct CoreHandle {
     pub relay: Arc<crate::media::relay::Relay>,
     /// The live calls, republished when they change.
     pub calls: watch::Receiver<Arc<CallsSnapshot>>,
+    /// The trunks' status, republished when it changes.
+    pub trunks: watch::Receiver<Arc<Vec<crate::trunk::TrunkView>>>,
 }
 
 impl CoreHandle {
@@ -115,6 +121,7 @@ pub struct SipCore {
     /// and look exactly like a wrong password.
     decoy: crate::sip::auth::Credential,
     calls: calls::Calls,
+    trunks: Trunks,
     drain: Option<Drain>,
 }
 
@@ -133,6 +140,7 @@ impl SipCore {
         location: Location,
         persist: mpsc::Sender<RegistrationWrite>,
         calls: calls::Calls,
+        trunks: Trunks,
     ) -> Result<Self, String> {
         let timers = TimerConfig { t1: config.t1.as_std(), t2: config.t2.as_std(), t4: config.t4.as_std() };
         let txn =
@@ -161,6 +169,7 @@ impl SipCore {
             replies: RecentReplies::new(4_096),
             decoy: crate::sip::auth::Credential::Password(format!("{:x}{:x}", random_u64(), seed)),
             calls,
+            trunks,
             drain: None,
         })
     }
@@ -174,7 +183,7 @@ impl SipCore {
     ) {
         let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
         loop {
-            let wake = [self.txn.poll_timeout(), self.calls.publish_due()]
+            let wake = [self.txn.poll_timeout(), self.calls.publish_due(), self.trunks_due()]
                 .into_iter()
                 .flatten()
                 .min()
@@ -208,7 +217,11 @@ impl SipCore {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(wake.into()) => self.txn.handle_timeout(Instant::now()),
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    let now = Instant::now();
+                    self.txn.handle_timeout(now);
+                    self.drive_trunks(now);
+                }
                 _ = housekeeping.tick() => self.housekeeping(Instant::now()),
             }
             let now = Instant::now();
@@ -230,6 +243,7 @@ impl SipCore {
                     Some(Drain { hang_up_at, give_up_at: hang_up_at + Duration::from_secs(10), hung_up: false, done });
                 self.check_drain(now);
             }
+            CoreCommand::Trunks(specs) => self.set_trunks(specs, now),
         }
     }
 
@@ -383,8 +397,11 @@ impl SipCore {
                     self.txn.send_stateless(source, response);
                 }
             }
-            // Client transactions are keep-alive pings or requests of calls.
+            // Client transactions are trunks' requests, keep-alive pings or requests of calls.
             TxnEvent::Response { key, msg } => {
+                if self.on_trunk_response(&key, Some(&msg), now) {
+                    return;
+                }
                 if self.pings.contains_key(&key) {
                     self.ping_answered(&key, msg.status());
                 } else {
@@ -392,6 +409,9 @@ impl SipCore {
                 }
             }
             TxnEvent::Timeout(key) | TxnEvent::TransportError(key) => {
+                if self.on_trunk_response(&key, None, now) {
+                    return;
+                }
                 if self.pings.contains_key(&key) {
                     self.ping_failed(&key);
                 } else {
@@ -399,7 +419,7 @@ impl SipCore {
                 }
             }
             TxnEvent::Terminated(key) => {
-                if self.pings.remove(&key).is_none() {
+                if !self.on_trunk_terminated(&key) && self.pings.remove(&key).is_none() {
                     self.on_call_terminated(&key);
                 }
             }
