@@ -71,8 +71,6 @@ impl SipService {
         );
         let relay_for_handle = Arc::clone(&relay);
         let calls_for_handle = calls.subscribe();
-        let trunks = crate::sip::core::Trunks::new(config.trunks.qualify_interval.as_std());
-        let trunks_for_handle = trunks.subscribe();
         let snapshot_for_trunks = snapshot.clone();
 
         let (started_tx, started_rx) = oneshot::channel();
@@ -104,29 +102,22 @@ impl SipService {
                         }
                     };
                     let local = listeners.local.clone();
-                    let core = match SipCore::new(
-                        config,
-                        snapshot,
-                        listeners.outbox,
-                        local.clone(),
-                        location,
-                        persist,
-                        calls,
-                        trunks,
-                    ) {
-                        Ok(core) => core,
-                        Err(e) => {
-                            let _ = started_tx.send(Err(anyhow::Error::msg(e)));
-                            return;
-                        }
-                    };
+                    let core =
+                        match SipCore::new(config, snapshot, listeners.outbox, local.clone(), location, persist, calls)
+                        {
+                            Ok(core) => core,
+                            Err(e) => {
+                                let _ = started_tx.send(Err(anyhow::Error::msg(e)));
+                                return;
+                            }
+                        };
                     let (commands_tx, commands_rx) = mpsc::channel(64);
                     let _ = started_tx.send(Ok(CoreHandle {
                         commands: commands_tx,
                         local: Arc::new(local),
                         relay: relay_for_handle,
                         calls: calls_for_handle,
-                        trunks: trunks_for_handle,
+                        trunks: core.subscribe_trunks(),
                     }));
                     tokio::select! {
                         () = core.run(inbound_rx, commands_rx, call_events_rx) => {}

@@ -140,7 +140,6 @@ impl SipCore {
         location: Location,
         persist: mpsc::Sender<RegistrationWrite>,
         calls: calls::Calls,
-        trunks: Trunks,
     ) -> Result<Self, String> {
         let timers = TimerConfig { t1: config.t1.as_std(), t2: config.t2.as_std(), t4: config.t4.as_std() };
         let txn =
@@ -150,6 +149,7 @@ impl SipCore {
         let (failures, rate) = register::guards(&config)?;
         let limits = Limits { max_message_size: config.max_message_size, ..Limits::default() };
         let config_interval = config.registration.keepalive_interval.as_std().as_secs().max(1);
+        let config_trunks = config.trunks.qualify_interval.as_std();
         Ok(Self {
             txn,
             location,
@@ -169,9 +169,14 @@ impl SipCore {
             replies: RecentReplies::new(4_096),
             decoy: crate::sip::auth::Credential::Password(format!("{:x}{:x}", random_u64(), seed)),
             calls,
-            trunks,
+            trunks: Trunks::new(config_trunks),
             drain: None,
         })
+    }
+
+    /// The trunks' status, republished when it changes.
+    pub fn subscribe_trunks(&self) -> watch::Receiver<Arc<Vec<crate::trunk::TrunkView>>> {
+        self.trunks.subscribe()
     }
 
     /// Runs until every transport and command sender is gone.
