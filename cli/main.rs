@@ -130,6 +130,13 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Trunks: carrier, state (up, down, unknown), registration, round trip, why.
+    Trunks {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Finished calls (CDRs), newest first.
     Cdr {
         #[arg(long)]
@@ -174,6 +181,7 @@ fn main() -> ExitCode {
         Command::Get { kind, tenant, output } => commands::get::objects(&server, &kind, tenant.as_deref(), output),
         Command::Registrations { tenant, output } => commands::get::registrations(&server, tenant.as_deref(), output),
         Command::Calls { tenant, output } => commands::calls::calls(&server, tenant.as_deref(), output),
+        Command::Trunks { tenant, output } => commands::trunks::trunks(&server, tenant.as_deref(), output),
         Command::Cdr { tenant, since, limit, output } => {
             commands::calls::cdr(&server, tenant.as_deref(), since.as_deref(), limit, output)
         }

@@ -192,6 +192,14 @@ fn each_token_sees_exactly_its_own() {
     assert_eq!(ids(&get(&api, "/api/v1/cdrs", Some(GLOBEX_ADMIN)).json()), ["g1"]);
     assert_eq!(get(&api, "/api/v1/registrations", Some(GLOBEX_ADMIN)).json(), serde_json::json!([]));
 
+    // Trunks: the tenant admin sees its own (the example's carrier, on a reserved name: down).
+    wait_for("the trunks", Duration::from_secs(5), || get(&api, "/api/v1/trunks", Some(ACME_ADMIN)).body != "[]");
+    let trunks = get(&api, "/api/v1/trunks", Some(ACME_ADMIN)).json();
+    assert_eq!(trunks[0]["name"], "carrier", "{trunks}");
+    assert_eq!(trunks[0]["state"], "down", "{trunks}");
+    assert_eq!(get(&api, "/api/v1/trunks", Some(GLOBEX_ADMIN)).json(), serde_json::json!([]));
+    assert_eq!(get(&api, "/api/v1/trunks", Some(ALICE)).status, 403);
+
     // The operator sees every tenant, or one.
     assert_eq!(get(&api, "/api/v1/cdrs", Some(OPERATOR)).json()["cdrs"].as_array().unwrap().len(), 6);
     assert_eq!(ids(&get(&api, "/api/v1/cdrs?tenant=globex", Some(OPERATOR)).json()), ["g1"]);

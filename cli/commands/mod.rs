@@ -3,4 +3,5 @@ pub mod calls;
 pub mod get;
 pub mod schema;
 pub mod secret;
+pub mod trunks;
 pub mod validate;

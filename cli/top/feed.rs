@@ -33,6 +33,7 @@ fn snapshot(server: &Server, tenant: Option<&str>) -> Result<Snapshot, String> {
     Ok(Snapshot {
         calls: server.get::<Vec<CallView>>(&get("/v1/calls")).map_err(err)?,
         registrations: server.get::<Vec<RegistrationView>>(&get("/v1/registrations")).map_err(err)?,
+        trunks: server.get::<Vec<pbx::trunk::TrunkView>>(&get("/v1/trunks")).map_err(err)?,
         cdrs: server.get::<Vec<Cdr>>(&format!("/v1/cdrs?limit=200&{q}")).map_err(err)?,
     })
 }

@@ -7,6 +7,7 @@ use pbx::call::CallView;
 use pbx::events::{Event, EventKind};
 use pbx::sip::core::RegistrationView;
 use pbx::store::Cdr;
+use pbx::trunk::TrunkView;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Latest CDRs kept.
@@ -50,6 +51,7 @@ impl Tab {
 pub struct Snapshot {
     pub calls: Vec<CallView>,
     pub registrations: Vec<RegistrationView>,
+    pub trunks: Vec<TrunkView>,
     pub cdrs: Vec<Cdr>,
 }
 
@@ -57,6 +59,7 @@ pub struct TopState {
     pub server: String,
     pub calls: BTreeMap<u64, CallView>,
     pub registrations: Vec<RegistrationView>,
+    pub trunks: Vec<TrunkView>,
     pub cdrs: VecDeque<Cdr>,
     pub tab: Tab,
     /// Text every shown row must contain (case-insensitive).
@@ -77,6 +80,7 @@ impl TopState {
             server: server.to_owned(),
             calls: BTreeMap::new(),
             registrations: Vec::new(),
+            trunks: Vec::new(),
             cdrs: VecDeque::new(),
             tab: Tab::Calls,
             filter: String::new(),
@@ -91,6 +95,7 @@ impl TopState {
     pub fn snapshot(&mut self, s: Snapshot) {
         self.calls = s.calls.into_iter().map(|c| (c.id, c)).collect();
         self.registrations = s.registrations;
+        self.trunks = s.trunks;
         self.cdrs = s.cdrs.into_iter().take(CDRS).collect();
     }
 
@@ -104,10 +109,15 @@ impl TopState {
                 self.cdrs.push_front(cdr);
                 self.cdrs.truncate(CDRS);
             }
+            EventKind::TrunkStatus { trunk } => {
+                match self.trunks.iter_mut().find(|t| t.tenant == trunk.tenant && t.name == trunk.name) {
+                    Some(t) => *t = trunk,
+                    None => self.trunks.push(trunk),
+                }
+            }
             EventKind::RegistrationChanged { .. }
             | EventKind::CallMissed { .. }
             | EventKind::RecordingReady { .. }
-            | EventKind::TrunkStatus { .. }
             | EventKind::ConfigApplied { .. } => {}
         }
     }

@@ -11,6 +11,7 @@ use pbx::call::CallView;
 use pbx::events::{Event, EventKind};
 use pbx::sip::core::RegistrationView;
 use pbx::store::Cdr;
+use pbx::trunk::TrunkView;
 
 const NOW: i64 = 1_795_680_000_000;
 
@@ -45,6 +46,18 @@ fn state() -> TopState {
             expires_in: 312,
             behind_nat: true,
         }],
+        trunks: vec![TrunkView {
+            tenant: "acme".into(),
+            name: "carrier".into(),
+            host: "sip.carrier.net".into(),
+            port: 5060,
+            transport: "udp".into(),
+            state: "up".into(),
+            registration: "registered".into(),
+            reason: String::new(),
+            rtt_ms: Some(23.4),
+            since_ms: NOW - 3_600_000,
+        }],
         cdrs: Vec::new(),
     });
     s
@@ -63,6 +76,23 @@ fn press(state: &mut TopState, code: KeyCode) -> bool {
 #[test]
 fn the_calls_panel() {
     insta::assert_snapshot!(screen(&state(), 90, 8));
+}
+
+#[test]
+fn the_trunks_panel_follows_trunk_events() {
+    let mut s = state();
+    press(&mut s, KeyCode::Tab);
+    press(&mut s, KeyCode::Tab);
+    assert_eq!(s.tab, Tab::Trunks);
+    insta::assert_snapshot!(screen(&s, 110, 6));
+    let mut down = s.trunks[0].clone();
+    down.state = "down".into();
+    down.reason = "the carrier does not answer".into();
+    down.since_ms = NOW - 5_000;
+    s.event(Event { id: 2, time_ms: NOW, tenant: Some("acme".into()), kind: EventKind::TrunkStatus { trunk: down } });
+    let text = screen(&s, 130, 6);
+    assert!(text.contains("down") && text.contains("does not answer") && text.contains("0:00:05"), "{text}");
+    assert_eq!(s.trunks.len(), 1);
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub fn render(frame: &mut Frame, state: &TopState) {
     match state.tab {
         Tab::Calls => calls(frame, body, state),
         Tab::Registrations => registrations(frame, body, state),
-        Tab::Trunks => empty(frame, body, "Trunks", "no trunks are registered on this node yet"),
+        Tab::Trunks => trunks(frame, body, state),
         Tab::Queues => empty(frame, body, "Queues", "no queue has callers waiting"),
         Tab::Cdrs => cdrs(frame, body, state),
     }
@@ -152,6 +152,49 @@ fn registrations(frame: &mut Frame, area: Rect, state: &TopState) {
         area,
         title,
         &["TENANT", "AOR", "SOURCE", "TRANSPORT", "USER AGENT", "EXPIRES"],
+        &widths,
+        rows,
+        state.scroll,
+    );
+}
+
+fn trunks(frame: &mut Frame, area: Rect, state: &TopState) {
+    if state.trunks.is_empty() {
+        return empty(frame, area, "Trunks", "no tenant has a trunk");
+    }
+    let rows: Vec<Vec<String>> = state
+        .trunks
+        .iter()
+        .filter(|t| state.shows(&t.tenant, &[&t.tenant, &t.name, &t.host, &t.state, &t.registration, &t.reason]))
+        .map(|t| {
+            vec![
+                t.tenant.clone(),
+                t.name.clone(),
+                format!("{}:{} ({})", t.host, t.port, t.transport),
+                t.state.clone(),
+                t.registration.clone(),
+                t.rtt_ms.map(|r| format!("{r:.0} ms")).unwrap_or_default(),
+                clock((state.now_ms - t.since_ms) / 1000),
+                t.reason.clone(),
+            ]
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(12),
+        Constraint::Length(28),
+        Constraint::Length(8),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Min(10),
+    ];
+    let title = format!("Trunks ({})", rows.len());
+    table(
+        frame,
+        area,
+        title,
+        &["TENANT", "TRUNK", "CARRIER", "STATE", "REGISTERED", "RTT", "SINCE", "WHY"],
         &widths,
         rows,
         state.scroll,

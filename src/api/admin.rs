@@ -82,6 +82,7 @@ pub fn router(
     let routes = Router::new()
         .route("/v1/registrations", get(registrations))
         .route("/v1/calls", get(calls))
+        .route("/v1/trunks", get(trunks))
         .route("/v1/cdrs", get(cdrs))
         .route("/v1/events", get(events))
         .route("/v1/status", get(status))
@@ -244,6 +245,16 @@ async fn calls(
 ) -> Result<Json<Vec<CallView>>, ApiError> {
     let sip = state.sip.ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SIP is not running"))?;
     Ok(Json(sip.calls(q.tenant.as_deref())))
+}
+
+/// Trunks and their status.
+async fn trunks(
+    State(state): State<AdminState>,
+    Query(q): Query<ObjectsQuery>,
+) -> Result<Json<Vec<crate::trunk::TrunkView>>, ApiError> {
+    let sip = state.sip.ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SIP is not running"))?;
+    let all = sip.trunks.borrow().clone();
+    Ok(Json(all.iter().filter(|t| q.tenant.as_ref().is_none_or(|x| *x == t.tenant)).cloned().collect()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,7 @@ use crate::sip::msg::{Message, MessageWriter, Method};
 /// First retry after a failed registration; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
+const NO_ANSWER: &str = "no answer from the carrier";
 
 /// A trunk as the SIP core monitors it: its carrier's resolved address and credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +198,12 @@ impl Monitor {
             RequestKind::Options => {
                 // Any final answer, even 404 or 405, shows the carrier is there.
                 self.rtt = self.options_sent.take().map(|t| now.saturating_duration_since(t));
+                // A carrier back from silence gets our registration at once, not after backoff.
+                let unanswered = self.registration == Registration::Failed(NO_ANSWER.into());
+                if self.reachable == Some(false) && unanswered && !self.register_in_flight {
+                    self.next_register = Some(now);
+                    self.backoff = FIRST_BACKOFF;
+                }
                 self.reachable = Some(true);
             }
             RequestKind::Register => {
@@ -215,7 +222,7 @@ impl Monitor {
             RequestKind::Options => self.options_sent = None,
             RequestKind::Register => {
                 self.register_in_flight = false;
-                self.registration = Registration::Failed("no answer from the carrier".into());
+                self.registration = Registration::Failed(NO_ANSWER.into());
                 self.retry_later(now);
             }
         }
@@ -406,15 +413,21 @@ impl Monitor {
         self.cseq += 1;
         let user = self.spec.register.as_ref().map_or("pbx", |r| r.user.as_str()).to_owned();
         let aor = format!("<sip:{user}@{}>", self.spec.host);
+        // REGISTERs share one Call-ID (RFC 3261 §10.2.4); each OPTIONS stands alone.
+        let (call_id, tag) = if method == Method::Register {
+            (self.call_id.clone(), self.from_tag.clone())
+        } else {
+            (format!("{:016x}-{}-q@pbx", self.seed, self.counter), format!("q{:x}", self.counter))
+        };
         let mut w = MessageWriter::request(method, &self.request_uri());
         w.header(
             "Via",
             format!("SIP/2.0/UDP {};branch={}t{:x}{:x};rport", self.local, BRANCH_PREFIX, self.seed, self.counter),
         )
         .header("Max-Forwards", 70)
-        .header("From", format!("{aor};tag={}", self.from_tag))
+        .header("From", format!("{aor};tag={tag}"))
         .header("To", aor)
-        .header("Call-ID", &self.call_id)
+        .header("Call-ID", call_id)
         .header("CSeq", format!("{} {}", self.cseq, method.as_str()))
         .header("User-Agent", SERVER);
         for (name, value) in extra {
@@ -607,6 +620,24 @@ mod tests {
         );
         assert_eq!(m.view().state, "up", "any answer shows the carrier is there");
         drop(options);
+    }
+
+    #[test]
+    fn a_carrier_back_from_silence_is_registered_at_once() {
+        let t0 = Instant::now();
+        let mut m = Monitor::new(spec(true, Ok("pw")), LOCAL.parse().unwrap(), Duration::from_secs(5), 7, t0);
+        m.handle_timeout(t0);
+        let _ = next(&mut m);
+        m.on_failure(RequestKind::Register, t0 + Duration::from_secs(32));
+        assert_eq!(m.view().state, "down");
+        m.handle_timeout(t0 + Duration::from_secs(37));
+        let (kind, options) = next(&mut m);
+        assert_eq!(kind, RequestKind::Options);
+        m.on_response(RequestKind::Options, &answer(&options, "200 OK", ""), t0 + Duration::from_secs(37));
+        assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_secs(37)), "not after the 30 s backoff");
+        m.handle_timeout(t0 + Duration::from_secs(37));
+        let (kind, _) = next(&mut m);
+        assert_eq!(kind, RequestKind::Register);
     }
 
     #[test]

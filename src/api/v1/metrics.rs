@@ -102,6 +102,13 @@ pub async fn render(State(state): State<ApiState>, principal: Principal) -> Resu
             "Free RTP port pairs.",
             &[(String::new(), sip.relay.pool().available() as u64)],
         );
+        let trunks: Vec<(String, u64)> = sip
+            .trunks
+            .borrow()
+            .iter()
+            .map(|t| (format!("{{tenant=\"{}\",trunk=\"{}\"}}", t.tenant, t.name), u64::from(t.state == "up")))
+            .collect();
+        metric("pbx_trunk_up", "gauge", "1 when the trunk's carrier answers (and accepted our registration).", &trunks);
     }
     metric(
         "pbx_store_queries_total",

@@ -49,6 +49,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/me", get(me))
         .route("/api/v1/calls", get(calls))
         .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/trunks", get(trunks))
         .route("/api/v1/cdrs", get(cdrs::list))
         .route("/api/v1/cdrs/{id}", get(cdrs::one))
         .route("/api/v1/recordings", get(recordings::list))
@@ -152,6 +153,27 @@ async fn calls(
         }
     };
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The tenant's trunks and whether their carriers answer; not for employees.
+async fn trunks(
+    State(state): State<ApiState>,
+    principal: Principal,
+    ApiQuery(scope): ApiQuery<TenantScope>,
+) -> Result<Json<Vec<crate::trunk::TrunkView>>, ApiError> {
+    if principal.extension().is_some() {
+        return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "trunks are for tenant admins"));
+    }
+    let tenant = principal.scope_tenant(scope.tenant)?;
+    let sip =
+        state.sip.ok_or_else(|| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "SIP is not running"))?;
+    let all = sip.trunks.borrow().clone();
+    Ok(Json(all.iter().filter(|t| tenant.as_ref().is_none_or(|x| *x == t.tenant)).cloned().collect()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TenantScope {
+    tenant: Option<String>,
 }
 
 /// Registered phones.

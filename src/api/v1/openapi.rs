@@ -47,6 +47,7 @@ pub fn openapi() -> Value {
     let me = generator.subschema_for::<Me>().to_value();
     let calls = generator.subschema_for::<Vec<CallView>>().to_value();
     let registrations = generator.subschema_for::<Vec<RegistrationView>>().to_value();
+    let trunks = generator.subschema_for::<Vec<crate::trunk::TrunkView>>().to_value();
     let page = generator.subschema_for::<CdrPage>().to_value();
     let cdr = generator.subschema_for::<Cdr>().to_value();
     let report = generator.subschema_for::<Vec<ReportRow>>().to_value();
@@ -128,6 +129,8 @@ pub fn openapi() -> Value {
             "/api/v1/me": { "get": { "operationId": "me", "summary": "Who the token belongs to.", "responses": ok("The caller.", me) } },
             "/api/v1/calls": { "get": { "operationId": "calls", "summary": "Live calls.", "parameters": scope, "responses": ok("Calls in progress.", calls) } },
             "/api/v1/registrations": { "get": { "operationId": "registrations", "summary": "Registered phones.", "parameters": scope, "responses": ok("Registered contacts.", registrations) } },
+            "/api/v1/trunks": { "get": { "operationId": "trunks", "summary": "Trunks: registration and whether the carrier answers (not for employees).",
+                "parameters": [query("tenant", "Operator only: one tenant; others see their own.")], "responses": ok("The trunks.", trunks) } },
             "/api/v1/cdrs": { "get": { "operationId": "cdrs", "summary": "Finished calls, filtered and paged.", "parameters": list_params, "responses": list_responses } },
             "/api/v1/cdrs/{id}": { "get": { "operationId": "cdr", "summary": "One finished call.",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
