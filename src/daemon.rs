@@ -38,9 +38,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     .context("cannot start SIP")?;
 
     forward_config_events(&reconciler, &bus);
-    if let Some(email) = &config.email {
-        crate::mail::spawn(email.clone(), reconciler.subscribe_snapshots(), &bus).context("[email]")?;
-    }
+    crate::mail::spawn(config.email.clone(), reconciler.subscribe_snapshots(), &bus).context("[email]")?;
     let webhooks = crate::webhook::Dispatcher::start(
         reconciler.store().clone(),
         reconciler.subscribe_snapshots(),

@@ -244,6 +244,14 @@ fn cdrs_page_filter_export_and_report() {
     let hourly = get(&api, "/api/v1/reports/calls?per=hour", Some(ACME_ADMIN)).json();
     let rows = hourly.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{hourly}");
+    // Hours and days of the tenant's zone (acme: Europe/Berlin, UTC+1 in November).
+    assert_eq!(
+        (rows[0]["key"].as_str(), rows[1]["key"].as_str()),
+        (Some("2026-11-25T10:00:00+01:00"), Some("2026-11-25T11:00:00+01:00"))
+    );
+    let daily = get(&api, "/api/v1/reports/calls?per=day", Some(ACME_ADMIN)).json();
+    assert_eq!(daily[0]["key"], "2026-11-25T00:00:00+01:00", "{daily}");
+    assert_eq!(daily[0]["calls"], 5, "{daily}");
     assert_eq!((rows[0]["calls"].as_u64(), rows[0]["answered"].as_u64()), (Some(4), Some(4)));
     assert_eq!(rows[0]["average_wait_s"], 3.0);
     assert_eq!(rows[0]["average_talk_s"], 60.0);

@@ -117,3 +117,40 @@ fn a_missed_call_is_emailed_to_the_callee() {
     assert!(data.contains(&format!("Time:  {year}-")), "the time of the call: {data}");
     assert!(mails.recv_timeout(Duration::from_secs(2)).is_err(), "one call, one email");
 }
+
+/// No `[email]` on the node: the tenant's own SMTP server (`notifications.smtp`) and sender
+/// carry the notice.
+#[test]
+fn a_tenant_smtp_server_overrides_the_node() {
+    if !sipp::have_sipp() {
+        return;
+    }
+    let (smtp_port, mails) = smtp_server();
+    let dir = tempfile::tempdir().unwrap();
+    let pbxd = Pbxd::start(dir.path(), "");
+    let tenants = copy_examples(dir.path());
+    let acme = tenants.join("acme.toml");
+    let text = std::fs::read_to_string(&acme).unwrap().replacen(
+        "[notifications]\n",
+        &format!(
+            "[notifications]\nfrom = \"Acme PBX <pbx@acme.example>\"\n\
+             smtp = {{ host = \"127.0.0.1\", port = {smtp_port}, security = \"none\" }}\n"
+        ),
+        1,
+    );
+    std::fs::write(&acme, text).unwrap();
+    let apply = pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    let server = pbxd.sip_addr("udp");
+
+    let phone = Phone::register(dir.path(), "102", ACME, server, "calls/uas_busy.xml");
+    let rows = [format!("101;demo-101;{ACME};102")];
+    let call = sipp::run(dir.path(), "calls/uac_busy.xml", &rows, "127.0.0.1", server, 1);
+    assert!(call.status.success(), "{}", String::from_utf8_lossy(&call.stdout));
+    assert!(phone.finished_ok());
+
+    let mail = mails.recv_timeout(Duration::from_secs(15)).expect("an email through the tenant's server");
+    assert_eq!(mail.to, ["<bob@acme.example>"]);
+    assert_eq!(mail.from, "<pbx@acme.example>", "the tenant's sender");
+    assert!(mail.data.contains("Acme PBX"), "the tenant's sender name: {}", mail.data);
+}

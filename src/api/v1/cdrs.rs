@@ -213,7 +213,8 @@ impl Totals {
 /// One bucket of a report.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReportRow {
-    /// The hour or day (start, RFC 3339 UTC), the extension, or the DID.
+    /// The hour or day (its start, RFC 3339 with the tenant's UTC offset), the extension, or
+    /// the DID.
     pub key: String,
     #[serde(flatten)]
     pub totals: Totals,
@@ -225,26 +226,41 @@ pub struct Bucket {
     per: Option<String>,
 }
 
-/// Calls per hour or day, with answered, missed, average wait and talk time.
+/// Calls per hour or day, with answered, missed, average wait and talk time. Hours and days
+/// are the tenant's (its time zone, daylight saving included) when the report is about one
+/// tenant, UTC otherwise; keys carry their UTC offset.
 pub async fn calls_report(
     State(state): State<ApiState>,
     principal: Principal,
     ApiQuery(params): ApiQuery<CdrParams>,
     ApiQuery(bucket): ApiQuery<Bucket>,
 ) -> Result<Json<Vec<ReportRow>>, ApiError> {
-    let width: i64 = match bucket.per.as_deref() {
-        None | Some("hour") => 3_600_000,
-        Some("day") => 86_400_000,
+    let per_day = match bucket.per.as_deref() {
+        None | Some("hour") => false,
+        Some("day") => true,
         Some(_) => return Err(bad("per: hour or day")),
     };
-    let mut buckets: BTreeMap<i64, Totals> = BTreeMap::new();
+    let tz = principal
+        .scope_tenant(params.tenant.clone())?
+        .and_then(|t| state.reconciler.snapshot().tenants.get(&t).map(|r| r.model.tenant.timezone.clone()))
+        .and_then(|name| jiff::tz::TimeZone::get(&name).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let mut buckets: BTreeMap<i64, (String, Totals)> = BTreeMap::new();
     for c in report_rows(&state, &principal, &params).await? {
-        buckets.entry(c.start_ms - c.start_ms.rem_euclid(width)).or_default().add(&c);
+        let Some(start) = bucket_start(c.start_ms, &tz, per_day) else { continue };
+        let at = start.timestamp().as_millisecond();
+        let entry = buckets
+            .entry(at)
+            .or_insert_with(|| (start.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(), Totals::default()));
+        entry.1.add(&c);
     }
-    Ok(Json(rows(buckets.into_iter().map(|(at, t)| {
-        let key = jiff::Timestamp::from_millisecond(at).map(|t| t.to_string()).unwrap_or_default();
-        (key, t)
-    }))))
+    Ok(Json(rows(buckets.into_values())))
+}
+
+/// The start of the hour or day holding `ms`, in `tz`.
+fn bucket_start(ms: i64, tz: &jiff::tz::TimeZone, per_day: bool) -> Option<jiff::ZonedDateTime> {
+    let local = jiff::Timestamp::from_millisecond(ms).ok()?.to_zoned_datetime(tz.clone());
+    if per_day { local.start_of_day().ok() } else { local.with().minute(0).second(0).subsec_nanosecond(0).build().ok() }
 }
 
 /// Answered and missed calls per extension (as caller or callee).
@@ -280,4 +296,26 @@ pub async fn dids_report(
 
 fn rows(items: impl Iterator<Item = (String, Totals)>) -> Vec<ReportRow> {
     items.map(|(key, totals)| ReportRow { key, totals: totals.finish() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ms: i64, zone: &str, per_day: bool) -> String {
+        let tz = jiff::tz::TimeZone::get(zone).unwrap();
+        bucket_start(ms, &tz, per_day).unwrap().strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+
+    #[test]
+    fn buckets_follow_the_tenant_zone_half_hours_and_daylight_saving() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        // 10:45 UTC is 16:15 in India: its hour began at 16:00 +05:30, not on a UTC hour.
+        assert_eq!(key(at("2026-11-25T10:45:00Z"), "Asia/Kolkata", false), "2026-11-25T16:00:00+05:30");
+        // The night Berlin springs forward, the day still starts at local midnight (+01:00)
+        // and an hour after the change is in +02:00.
+        assert_eq!(key(at("2026-03-29T20:00:00Z"), "Europe/Berlin", true), "2026-03-29T00:00:00+01:00");
+        assert_eq!(key(at("2026-03-29T01:30:00Z"), "Europe/Berlin", false), "2026-03-29T03:00:00+02:00");
+        assert_eq!(key(at("2026-11-25T23:30:00Z"), "UTC", true), "2026-11-25T00:00:00+00:00");
+    }
 }

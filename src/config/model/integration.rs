@@ -15,12 +15,39 @@ pub struct Notifications {
     /// Sender address of the tenant's emails; the node's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The tenant's own SMTP server, used instead of the node's `[email]` server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<TenantSmtp>,
 }
 
 impl Notifications {
     pub fn is_empty(&self) -> bool {
-        self.low_disk.is_empty() && self.from.is_none()
+        self.low_disk.is_empty() && self.from.is_none() && self.smtp.is_none()
     }
+}
+
+/// An SMTP server of the tenant's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSmtp {
+    /// Host name. Example: "smtp.acme.example".
+    pub host: String,
+    /// Port: 587 for STARTTLS, 465 for TLS, 25 for none.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// "starttls" (default), "tls" or "none".
+    #[serde(default)]
+    pub security: crate::config::daemon::SmtpSecurity,
+    /// Login user, if the server wants one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The login password, as a reference: "env:NAME" or "file:PATH".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
 }
 
 /// An HTTP endpoint that receives events as signed JSON POSTs.
