@@ -15,14 +15,24 @@ impl SipCore {
     /// gets it.
     pub(super) fn location_changed(&mut self, change: LocationChange) {
         self.keepalive.apply(&change, unix_now());
-        let (tenant, aor, contact, registered) = match &change {
-            LocationChange::Upsert { tenant, user, binding } => (tenant, user, &binding.contact, true),
-            LocationChange::Remove { tenant, user, contact, .. } => (tenant, user, contact, false),
+        // A plain refresh changes nothing anyone watches: no event for it.
+        let announced = match &change {
+            LocationChange::Upsert { tenant, user, binding, fresh: true } => {
+                Some((tenant, user, &binding.contact, true))
+            }
+            LocationChange::Upsert { fresh: false, .. } => None,
+            LocationChange::Remove { tenant, user, contact, .. } => Some((tenant, user, contact, false)),
         };
-        self.calls.bus().publish(
-            Some(tenant),
-            crate::events::EventKind::RegistrationChanged { aor: aor.clone(), contact: contact.clone(), registered },
-        );
+        if let Some((tenant, aor, contact, registered)) = announced {
+            self.calls.bus().publish(
+                Some(tenant),
+                crate::events::EventKind::RegistrationChanged {
+                    aor: aor.clone(),
+                    contact: contact.clone(),
+                    registered,
+                },
+            );
+        }
         self.persist_change(super::register::to_write(change));
     }
 

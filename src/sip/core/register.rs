@@ -323,7 +323,9 @@ fn secs(d: std::time::Duration) -> u32 {
 /// A location change as the store writes it.
 pub fn to_write(change: LocationChange) -> RegistrationWrite {
     match change {
-        LocationChange::Upsert { tenant, user, binding } => RegistrationWrite::Upsert(stored(tenant, user, &binding)),
+        LocationChange::Upsert { tenant, user, binding, .. } => {
+            RegistrationWrite::Upsert(stored(tenant, user, &binding))
+        }
         LocationChange::Remove { tenant, user, contact, .. } => {
             RegistrationWrite::Remove { tenant, aor: user, contact }
         }

@@ -148,6 +148,9 @@ pub enum LocationChange {
         tenant: String,
         user: String,
         binding: Binding,
+        /// A new contact, or one that moved (source, transport or flow); false for a plain
+        /// refresh, which only extends the expiry.
+        fresh: bool,
     },
     Remove {
         tenant: String,

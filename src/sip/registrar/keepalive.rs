@@ -88,7 +88,7 @@ impl KeepAlive {
     /// Follows the location store: tracks UDP bindings behind NAT, forgets the rest.
     pub fn apply(&mut self, change: &LocationChange, now: u64) {
         match change {
-            LocationChange::Upsert { tenant, user, binding } => {
+            LocationChange::Upsert { tenant, user, binding, .. } => {
                 if binding.transport == Transport::Udp && binding.behind_nat {
                     self.track(tenant, user, &binding.contact, binding.source, now);
                 } else {
@@ -182,7 +182,7 @@ mod tests {
         let mut b = binding(contact, 1000, 10_000);
         b.behind_nat = true;
         b.source = "203.0.113.9:40001".parse().unwrap();
-        LocationChange::Upsert { tenant: "t".into(), user: "u".into(), binding: b }
+        LocationChange::Upsert { tenant: "t".into(), user: "u".into(), binding: b, fresh: true }
     }
 
     #[test]
@@ -220,12 +220,13 @@ mod tests {
                 tenant: "t".into(),
                 user: "u".into(),
                 binding: binding("sip:u@192.0.2.1", 1000, 99),
+                fresh: true,
             },
             0,
         );
         let LocationChange::Upsert { mut binding, .. } = nat_binding("sip:u@192.168.1.2") else { unreachable!() };
         binding.transport = Transport::Tcp;
-        ka.apply(&LocationChange::Upsert { tenant: "t".into(), user: "u".into(), binding }, 0);
+        ka.apply(&LocationChange::Upsert { tenant: "t".into(), user: "u".into(), binding, fresh: true }, 0);
         assert!(ka.is_empty());
         ka.apply(&nat_binding("sip:u@192.168.1.2"), 0);
         assert_eq!(ka.len(), 1);

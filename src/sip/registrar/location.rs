@@ -217,6 +217,10 @@ impl Location {
     }
 
     /// Removes slot `id` of `key` and its index entries; drops the AOR when it empties.
+    pub(super) fn peek(&self, key: &Arc<AorKey>, id: u64) -> Option<&Binding> {
+        self.aors.get(key)?.iter().find(|s| s.id == id).map(|s| &s.binding)
+    }
+
     pub(super) fn take(&mut self, key: &Arc<AorKey>, id: u64) -> Option<Binding> {
         let slots = self.aors.get_mut(key)?;
         let pos = slots.iter().position(|s| s.id == id)?;

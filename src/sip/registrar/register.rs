@@ -241,10 +241,14 @@ impl Location {
                 user_agent: user_agent.clone(),
                 registered_at: now,
             };
+            let fresh = w.existing.and_then(|id| self.peek(&key, id)).is_none_or(|old| {
+                (old.source, old.transport, old.flow) != (binding.source, binding.transport, binding.flow)
+            });
             changes.push(LocationChange::Upsert {
                 tenant: tenant.to_owned(),
                 user: user.to_owned(),
                 binding: binding.clone(),
+                fresh,
             });
             self.put(&key, w.existing, binding);
         }
@@ -326,6 +330,31 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_is_not_fresh_but_a_new_or_moved_contact_is() {
+        let fresh = |out: &RegisterOutcome| {
+            out.changes.iter().map(|c| matches!(c, LocationChange::Upsert { fresh: true, .. })).collect::<Vec<_>>()
+        };
+        let mut loc = Location::default();
+        let contact = "Contact: <sip:alice@192.0.2.10:5060>\r\n";
+        assert_eq!(fresh(&reg(&mut loc, "c1", 1, contact).unwrap()), [true]);
+        assert_eq!(fresh(&reg(&mut loc, "c1", 2, contact).unwrap()), [false], "a refresh");
+        let m = register("c1", 3, contact);
+        let moved = loc
+            .register(
+                "acme",
+                "alice",
+                &m,
+                "192.0.2.99:5060".parse().unwrap(),
+                Transport::Udp,
+                None,
+                NOW,
+                &ExpiryPolicy::default(),
+            )
+            .unwrap();
+        assert_eq!(fresh(&moved), [true], "same contact from another address");
+    }
+
+    #[test]
     fn register_stores_binding_with_header_expires() {
         let mut loc = Location::default();
         let out = reg(&mut loc, "c1", 1, "Contact: <sip:alice@192.0.2.10:5060>\r\nExpires: 1800\r\n").unwrap();
@@ -338,7 +367,7 @@ mod tests {
         assert_eq!(b.user_agent.as_deref(), Some("TestPhone/1.0"));
         assert!(!b.behind_nat);
         assert!(
-            matches!(&out.changes[0], LocationChange::Upsert { tenant, user, binding } if tenant == "acme" && user == "alice" && binding == b)
+            matches!(&out.changes[0], LocationChange::Upsert { tenant, user, binding, .. } if tenant == "acme" && user == "alice" && binding == b)
         );
         assert_eq!(contact_header_value(&out.bindings, NOW), "<sip:alice@192.0.2.10:5060>;expires=1800");
     }
