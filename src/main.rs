@@ -36,6 +36,29 @@ fn raise_open_files_limit() {
     }
 }
 
+/// glibc keeps freed heap memory in its arenas for reuse; after a burst (a registration storm,
+/// transactions lingering 64*T1 then freed) the process would keep its peak size forever. A
+/// thread hands free pages back to the kernel every 10 s, so RSS follows the live state.
+#[cfg(target_env = "gnu")]
+fn spawn_memory_trimmer() {
+    let spawned = std::thread::Builder::new().name("malloc-trim".into()).spawn(|| {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            // SAFETY: malloc_trim takes no pointers; glibc locks each arena while trimming it.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "memory trimmer not started");
+    }
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn spawn_memory_trimmer() {}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = match DaemonConfig::load(&args.config) {
@@ -58,6 +81,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     raise_open_files_limit();
+    spawn_memory_trimmer();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

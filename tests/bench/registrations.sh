@@ -20,7 +20,8 @@
 #   RATES="2000 5000 10000 15000 20000 25000"   registrations/s, one step each
 #   STEP_SECS=5           length of each step
 #   SERVERS="pbxd kamailio"
-#   MEM=1                 0 skips the memory step; MEM_RATE=5000 its registration rate
+#   MEM=1                 0 skips the memory step; MEM_RATE=5000 its registration rate;
+#   MEM_SETTLE_PBXD=45 MEM_SETTLE_KAM=8  seconds of quiet before each memory sample
 #   PBXD_T1= MEM_T1=      [sip] t1 for pbxd in the rate / memory steps (empty: pbxd's default)
 #   PBXD_PORT KAM_PORT SIPP_PORT   UDP ports on 127.0.0.1 (default: free ports the kernel picks)
 #   QUIET_WAIT=30         before each step, wait up to this long for other processes to
@@ -46,6 +47,11 @@ MEM_RATE=${MEM_RATE:-5000}
 MEM_CALLS=100000                  # users 0000..9999 x 10 contacts (reg_mem.xml, max_contacts 10)
 PBXD_T1=${PBXD_T1:-}
 MEM_T1=${MEM_T1:-}
+# Memory is sampled once each server is idle again: pbxd's UDP non-INVITE transactions linger
+# 64*T1 (RFC 3261 Timer J, 32 s by default) and its heap is trimmed every 10 s; Kamailio's tm
+# keeps finished transactions for its wait_timer (5 s).
+MEM_SETTLE_PBXD=${MEM_SETTLE_PBXD:-45}
+MEM_SETTLE_KAM=${MEM_SETTLE_KAM:-8}
 IP=127.0.0.1                      # never anything else
 free_port() {             # a UDP port on 127.0.0.1 that nothing holds right now (kernel's pick)
   python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -373,7 +379,8 @@ if [ "$MEM" = 1 ]; then
       eval "$(sipp_stats "$d" "$MEM_CALLS")"
       [ "$ok" = "$MEM_CALLS" ] || head -c 20000 "$d/errors.log" >"$WORK/logs/sipp-errors-$srv-memory-$pass.log" 2>/dev/null || true
       wait_contacts "$srv" "$MEM_CALLS" >/dev/null
-      sleep 5              # cached answers (4 s) expire, the last batch is persisted
+      # transactions and cached answers expire, the last batch is persisted
+      if [ "$srv" = pbxd ]; then sleep "$MEM_SETTLE_PBXD"; else sleep "$MEM_SETTLE_KAM"; fi
       if [ "$srv" = pbxd ]; then contacts=$(pbxd_contacts); else contacts=$(kam_contacts); fi
       read -r m1 shm1 <<<"$(mem_sample "$srv")"
       # per contact for pass "new", per registration for pass "refresh"
