@@ -85,6 +85,19 @@ impl EventKind {
     }
 }
 
+/// How long a subscriber that has caught up waits before it listens again. Events that come
+/// meanwhile are taken together, so a busy bus wakes each subscriber at most about 50 times a
+/// second instead of once per event (each wake-up is a thread switch); it adds at most this
+/// much delay.
+pub const PACE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Call after handling an event: pauses for [`PACE`] when nothing else is waiting.
+pub async fn pace(rx: &broadcast::Receiver<Arc<Event>>) {
+    if rx.is_empty() {
+        tokio::time::sleep(PACE).await;
+    }
+}
+
 /// Events buffered per subscriber before it is told it lagged.
 const CAPACITY: usize = 4_096;
 

@@ -47,6 +47,7 @@ pub fn spawn(
     let mut rx = bus.subscribe();
     tokio::spawn(async move {
         loop {
+            crate::events::pace(&rx).await;
             let event = match rx.recv().await {
                 Ok(event) => event,
                 Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -28,20 +28,23 @@ pub fn spawn(store: Store) -> (mpsc::Sender<RegistrationWrite>, JoinHandle<()>) 
 async fn run(store: Store, mut rx: mpsc::Receiver<RegistrationWrite>) {
     let mut pending: HashMap<Key, RegistrationWrite> = HashMap::new();
     let mut tick = tokio::time::interval(INTERVAL);
+    let mut received = Vec::with_capacity(1024);
     loop {
         tokio::select! {
-            change = rx.recv() => match change {
-                Some(change) => {
-                    let (t, a, c) = change.key();
-                    pending.insert((t.to_owned(), a.to_owned(), c.to_owned()), change);
-                    if pending.len() >= BATCH {
-                        flush(&store, &mut pending).await;
-                    }
-                }
-                None => {
+            n = rx.recv_many(&mut received, 1024) => {
+                if n == 0 {
                     flush(&store, &mut pending).await;
                     return;
                 }
+                for change in received.drain(..) {
+                    let (t, a, c) = change.key();
+                    pending.insert((t.to_owned(), a.to_owned(), c.to_owned()), change);
+                }
+                if pending.len() >= BATCH {
+                    flush(&store, &mut pending).await;
+                }
+                // Let changes gather: one wake-up per PACE under load, not one per REGISTER.
+                tokio::time::sleep(crate::events::PACE).await;
             },
             _ = tick.tick() => flush(&store, &mut pending).await,
         }

@@ -51,22 +51,46 @@ fn text(row: &AnyRow, column: &str, backend: Backend) -> Result<String, sqlx::Er
 }
 
 impl Store {
-    /// Writes a batch of changes in one transaction. Each row is deleted and written again,
-    /// which is the same SQL on every backend.
+    /// Writes a batch of changes in one transaction: each row is deleted and written again
+    /// (the same SQL on every backend), 100 rows per statement, so a batch costs a few round
+    /// trips to the database rather than two per row.
     pub async fn write_registrations(&self, writes: &[RegistrationWrite]) -> Result<(), StoreError> {
+        const ROWS: usize = 100;
         if writes.is_empty() {
             return Ok(());
         }
-        let delete = self.sql("DELETE FROM registrations WHERE tenant = ? AND aor = ? AND contact = ?");
-        let insert = self
-            .sql(&format!("INSERT INTO registrations ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .into_owned();
+        // Only the last change of each row matters (and a statement may touch a row once).
+        let mut last = std::collections::HashMap::with_capacity(writes.len());
+        for (i, w) in writes.iter().enumerate() {
+            last.insert(w.key(), i);
+        }
+        let writes: Vec<&RegistrationWrite> =
+            writes.iter().enumerate().filter(|(i, w)| last.get(&w.key()) == Some(i)).map(|(_, w)| w).collect();
         let mut tx = self.pool.begin().await?;
-        for write in writes {
-            let (tenant, aor, contact) = write.key();
-            sqlx::query(&delete).bind(tenant).bind(aor).bind(contact).execute(&mut *tx).await?;
-            if let RegistrationWrite::Upsert(r) = write {
-                sqlx::query(&insert)
+        for chunk in writes.chunks(ROWS) {
+            let keys = vec!["(tenant = ? AND aor = ? AND contact = ?)"; chunk.len()].join(" OR ");
+            let delete = self.sql(&format!("DELETE FROM registrations WHERE {keys}")).into_owned();
+            let mut q = sqlx::query(&delete);
+            for write in chunk {
+                let (tenant, aor, contact) = write.key();
+                q = q.bind(tenant).bind(aor).bind(contact);
+            }
+            q.execute(&mut *tx).await?;
+            let upserts: Vec<&StoredRegistration> = chunk
+                .iter()
+                .filter_map(|w| match *w {
+                    RegistrationWrite::Upsert(r) => Some(r),
+                    RegistrationWrite::Remove { .. } => None,
+                })
+                .collect();
+            if upserts.is_empty() {
+                continue;
+            }
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; upserts.len()].join(", ");
+            let insert = self.sql(&format!("INSERT INTO registrations ({COLUMNS}) VALUES {values}")).into_owned();
+            let mut q = sqlx::query(&insert);
+            for r in upserts {
+                q = q
                     .bind(&r.tenant)
                     .bind(&r.aor)
                     .bind(&r.contact)
@@ -78,10 +102,9 @@ impl Store {
                     .bind(&r.transport)
                     .bind(r.flow)
                     .bind(&r.user_agent)
-                    .bind(r.registered_at)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(r.registered_at);
             }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

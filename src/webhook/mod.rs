@@ -136,6 +136,9 @@ async fn enqueue(
         } else if stopping {
             return;
         }
+        if !stopping {
+            crate::events::pace(&events).await;
+        }
     }
 }
 

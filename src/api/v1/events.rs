@@ -36,6 +36,7 @@ pub fn sse(
     keep: impl Fn(&Event) -> bool + Send + 'static,
 ) -> Sse<impl Stream<Item = Result<Sse_, Infallible>>> {
     let events = stream::unfold((rx, keep), |(mut rx, keep)| async move {
+        crate::events::pace(&rx).await;
         loop {
             match rx.recv().await {
                 Ok(event) if keep(&event) => {

@@ -131,7 +131,10 @@ pub fn spawn_observer(metrics: std::sync::Arc<Metrics>, bus: &crate::events::Eve
     tokio::spawn(async move {
         loop {
             match rx.recv().await {
-                Ok(event) => metrics.observe(&event.kind),
+                Ok(event) => {
+                    metrics.observe(&event.kind);
+                    crate::events::pace(&rx).await;
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
