@@ -142,6 +142,7 @@ async fn calls(
                 .iter()
                 .filter(|c| tenant.as_ref().is_none_or(|t| *t == c.tenant))
                 .filter(|c| extension.as_ref().is_none_or(|e| *e == c.caller || *e == c.callee))
+                .map(|c| c.as_ref())
                 .collect();
             let body = bytes::Bytes::from(serde_json::to_vec(&calls).unwrap_or_default());
             let mut cache = state.calls_cache.lock().unwrap_or_else(|e| e.into_inner());

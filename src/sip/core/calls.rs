@@ -32,7 +32,8 @@ use crate::store::Cdr;
 
 struct Entry {
     mailbox: mpsc::UnboundedSender<Input>,
-    view: CallView,
+    /// Shared with the published snapshots, so publishing copies pointers, not calls.
+    view: Arc<CallView>,
     a_dialog: (String, String),
     b_call_id: String,
     session: Option<SessionId>,
@@ -46,7 +47,7 @@ pub struct CallsSnapshot {
     /// Increases with every publication; caches of rendered answers key on it.
     pub version: u64,
     /// Sorted by call id.
-    pub calls: Vec<CallView>,
+    pub calls: Vec<Arc<CallView>>,
 }
 
 /// How stale the published calls may be.
@@ -123,7 +124,7 @@ impl Calls {
         if !self.dirty || self.last_published.is_some_and(|at| now < at + PUBLISH_EVERY) {
             return;
         }
-        let mut calls: Vec<CallView> = self.entries.values().map(|e| e.view.clone()).collect();
+        let mut calls: Vec<Arc<CallView>> = self.entries.values().map(|e| Arc::clone(&e.view)).collect();
         calls.sort_by_key(|c| c.id);
         let version = self.published.borrow().version + 1;
         self.published.send_replace(Arc::new(CallsSnapshot { version, calls }));
@@ -267,7 +268,7 @@ impl SipCore {
                             _ => {}
                         }
                     }
-                    entry.view = view;
+                    entry.view = Arc::new(view);
                     self.calls.dirty = true;
                 }
             }
@@ -408,7 +409,7 @@ impl SipCore {
         let a_dialog = (call_id, from_tag);
         self.calls.by_a.insert(a_dialog.clone(), id);
         self.calls.by_b.insert(b_call_id.clone(), id);
-        self.calls.entries.insert(id, Entry { mailbox, view, a_dialog, b_call_id, session: None });
+        self.calls.entries.insert(id, Entry { mailbox, view: Arc::new(view), a_dialog, b_call_id, session: None });
         self.calls.dirty = true;
     }
 

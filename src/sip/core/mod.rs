@@ -93,7 +93,8 @@ pub struct CoreHandle {
 impl CoreHandle {
     /// The live calls of `tenant` (all when `None`).
     pub fn calls(&self, tenant: Option<&str>) -> Vec<crate::call::CallView> {
-        self.calls.borrow().calls.iter().filter(|c| tenant.is_none_or(|t| t == c.tenant)).cloned().collect()
+        let snapshot = self.calls.borrow();
+        snapshot.calls.iter().filter(|c| tenant.is_none_or(|t| t == c.tenant)).map(|c| crate::call::CallView::clone(c)).collect()
     }
 }
 
