@@ -92,6 +92,24 @@ fn an_answered_call_is_relayed_and_recorded_with_both_legs() {
 }
 
 #[test]
+fn a_late_offer_call_is_anchored_with_the_answer_in_the_ack() {
+    if !sipp::have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (pbxd, server) = pbxd(dir.path());
+    let phone = Phone::register(dir.path(), "102", ACME, server, "calls/uas_late_offer.xml");
+    assert!(
+        ok(&dial(dir.path(), "uac_late_offer.xml", "101", "102", server)),
+        "INVITE without SDP; the callee's offer in pbxd's 200"
+    );
+    assert!(phone.finished_ok(), "the callee got an INVITE without SDP and the caller's answer in the ACK");
+    let cdr = &cdrs(&pbxd, 1)[0];
+    assert_eq!(cdr["disposition"], "answered");
+    assert_eq!(cdr["codec"], "PCMA", "the caller answered PCMA to the callee's PCMU/PCMA offer");
+}
+
+#[test]
 fn a_busy_callee_gives_busy() {
     if !sipp::have_sipp() {
         return;

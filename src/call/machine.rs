@@ -168,6 +168,8 @@ pub struct Call {
     early_sent: bool,
     /// A callee's phone said it rings (180/183).
     rang: bool,
+    /// The caller's INVITE had no SDP: the callee's 2xx offers, the caller's ACK answers.
+    late_offer: bool,
     // Deadlines.
     ring_deadline: Option<Instant>,
     duration_deadline: Option<Instant>,
@@ -263,6 +265,7 @@ impl Call {
             retransmit: [None, None],
             early_sent: false,
             rang: false,
+            late_offer: false,
             ring_deadline: Some(now + settings.ring_timeout),
             duration_deadline: None,
             end_deadline: None,
@@ -278,10 +281,14 @@ impl Call {
             codec: String::new(),
             recorder,
         };
-        let Some(offer) = media::parse(call.invite.body_slice()) else {
-            call.fail_a(488, "Not Acceptable Here (an SDP offer is required)", "no SDP offer");
+        // No body is a late offer (RFC 3261 §13.2.1): the callee offers in its 2xx, the caller
+        // answers in its ACK. A body that is not SDP we can read is refused.
+        let offer = media::parse(call.invite.body_slice());
+        if offer.is_none() && !call.invite.body_slice().is_empty() {
+            call.fail_a(488, "Not Acceptable Here (the SDP offer is unreadable)", "unreadable SDP offer");
             return call;
-        };
+        }
+        call.late_offer = offer.is_none();
         let mut anchor = match Anchor::open(&relay, media_ip, offer.clone(), seed) {
             Ok(anchor) => anchor,
             Err(e) => {
@@ -290,7 +297,7 @@ impl Call {
                 return call;
             }
         };
-        let offer_to_b = anchor.show(offer, Leg::B);
+        let offer_to_b = offer.map(|o| anchor.show(o, Leg::B)).unwrap_or_default();
         call.anchor = Some(anchor);
         call.forks = targets
             .into_iter()
@@ -561,13 +568,20 @@ impl Call {
         let Some(retransmit) = self.retransmit[side.index()].take() else { return };
         if let Some(cseq) = retransmit.deferred_ack {
             // A re-INVITE without offer: the answer rides in this ACK.
+            let late_answer = self.late_offer && side == Side::A;
             let body = match (media::parse(msg.body_slice()), self.anchor.as_mut()) {
                 (Some(sdp), Some(anchor)) => {
                     anchor.learn(leg(side), &sdp);
+                    if late_answer {
+                        anchor.note_codec(&sdp); // the caller's answer picks the codec
+                    }
                     Some(anchor.show(sdp, leg(side.other())))
                 }
                 _ => None,
             };
+            if late_answer && let Some(anchor) = &self.anchor {
+                self.codec = anchor.codec.clone();
+            }
             let branch = self.fresh();
             if let Some(dialog) = self.dialog_mut(side.other()) {
                 let bytes = dialog.ack(cseq, &branch, body.as_ref().map(|b| (SDP, b.as_ref())));
@@ -631,7 +645,8 @@ impl Call {
         }
         // Early media: the first fork with SDP is heard; relay its answer to A.
         let body = match (media::parse(msg.body_slice()), self.anchor.as_mut()) {
-            (Some(sdp), Some(anchor)) if !self.early_sent => {
+            // With a late offer, SDP in an unreliable 18x is no answer to relay.
+            (Some(sdp), Some(anchor)) if !self.early_sent && !self.late_offer => {
                 self.early_sent = true;
                 Some(anchor.answer_to_a(sdp))
             }
@@ -683,12 +698,15 @@ impl Call {
         };
         self.b = Some(dialog);
         self.b_update = msg.allow().filter_map(Result::ok).any(|m| m == Method::Update);
-        self.ack_b(cseq, None);
+        // With a late offer B's ACK waits for A's answer (in A's ACK).
+        if !self.late_offer {
+            self.ack_b(cseq, None);
+        }
         self.cancel_forks(now);
-        // The callee's answer, anchored, goes to A in our 200.
+        // The callee's answer (or, late offer, its offer), anchored, goes to A in our 200.
         let body = match (media::parse(msg.body_slice()), self.anchor.as_mut()) {
             (Some(sdp), Some(anchor)) => {
-                let body = anchor.answer_to_a(sdp);
+                let body = if self.late_offer { anchor.offer_to_a(sdp) } else { anchor.answer_to_a(sdp) };
                 self.codec = anchor.codec.clone();
                 Some(body)
             }
@@ -724,7 +742,7 @@ impl Call {
             interval: self.settings.t1,
             next: now + self.settings.t1,
             give_up: now + self.settings.t1 * 64,
-            deferred_ack: None,
+            deferred_ack: self.late_offer.then_some(cseq),
         });
         self.phase = Phase::Answered;
         self.answer_ms = now_ms();
@@ -760,6 +778,9 @@ impl Call {
 
     /// A retransmitted 2xx from the callee: our ACK was lost.
     fn ack_stray_2xx(&mut self, msg: &Message) {
+        if self.retransmit[Side::A.index()].as_ref().is_some_and(|r| r.deferred_ack.is_some()) {
+            return; // late offer: B's ACK (with A's answer) goes once A acknowledges
+        }
         let to_tag = msg.to().ok().and_then(|t| t.tag().map(str::to_owned));
         let cseq = msg.cseq().map_or(0, |c| c.seq);
         let ours =

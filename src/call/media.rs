@@ -21,8 +21,9 @@ pub struct Anchor {
     session: SessionHandle,
     ip: IpAddr,
     origins: [OriginState; 2],
-    /// What leg A offered first: payload type numbers of answers are aligned to it.
-    a_offer: Sdp,
+    /// What leg A offered first: payload type numbers of answers are aligned to it. `None`
+    /// for a late offer (the INVITE had no SDP; the callee offers in its 2xx).
+    a_offer: Option<Sdp>,
     /// The last description we sent toward leg B (a session refresh repeats it).
     pub last_to_b: Option<Bytes>,
     pub codec: String,
@@ -63,15 +64,17 @@ fn index(leg: Leg) -> usize {
 }
 
 impl Anchor {
-    /// Opens the relay session for a call whose caller offered `offer`.
-    pub fn open(relay: &Arc<Relay>, ip: IpAddr, offer: Sdp, seed: u64) -> Result<Anchor, RelayError> {
+    /// Opens the relay session for a call whose caller offered `offer` (none: late offer).
+    pub fn open(relay: &Arc<Relay>, ip: IpAddr, offer: Option<Sdp>, seed: u64) -> Result<Anchor, RelayError> {
         let mut a = LegConfig::new(None);
-        if let Some((rtp, rtcp)) = remote_of(&offer) {
-            a.remote_rtp = Some(rtp);
-            a.remote_rtcp = rtcp;
-        }
-        if let Some(i) = audio_index(&offer) {
-            a.payload_types = offer.media.get(i).map(|m| m.payload_types().collect()).unwrap_or_default();
+        if let Some(offer) = &offer {
+            if let Some((rtp, rtcp)) = remote_of(offer) {
+                a.remote_rtp = Some(rtp);
+                a.remote_rtcp = rtcp;
+            }
+            if let Some(i) = audio_index(offer) {
+                a.payload_types = offer.media.get(i).map(|m| m.payload_types().collect()).unwrap_or_default();
+            }
         }
         let session = relay.create_session(a, LegConfig::new(None))?;
         Ok(Anchor {
@@ -107,18 +110,32 @@ impl Anchor {
 
     /// An answer from leg B to leg A's offer: numbers aligned to A's, then shown to A.
     pub fn answer_to_a(&mut self, mut answer: Sdp) -> Bytes {
-        let maps = align_payload_types(&self.a_offer, &mut answer);
-        if maps.iter().any(|m| !m.is_identity()) {
-            tracing::debug!("callee renumbered payload types; its RTP keeps its own numbers");
+        if let Some(offer) = &self.a_offer {
+            let maps = align_payload_types(offer, &mut answer);
+            if maps.iter().any(|m| !m.is_identity()) {
+                tracing::debug!("callee renumbered payload types; its RTP keeps its own numbers");
+            }
         }
-        if let Some(i) = audio_index(&answer)
-            && let Some(m) = answer.media.get(i)
+        self.note_codec(&answer);
+        self.learn(Leg::B, &answer);
+        self.show(answer, Leg::A)
+    }
+
+    /// Late offer: the callee's offer (in its 2xx), shown to A in our 2xx; A answers in its ACK.
+    pub fn offer_to_a(&mut self, offer: Sdp) -> Bytes {
+        self.note_codec(&offer);
+        self.learn(Leg::B, &offer);
+        self.show(offer, Leg::A)
+    }
+
+    /// The codec of a description: its first audio payload type.
+    pub fn note_codec(&mut self, sdp: &Sdp) {
+        if let Some(i) = audio_index(sdp)
+            && let Some(m) = sdp.media.get(i)
             && let Some(first) = m.payload_types().next()
         {
             self.codec = m.codec(first).map(|c| c.name.into_owned()).unwrap_or_default();
         }
-        self.learn(Leg::B, &answer);
-        self.show(answer, Leg::A)
     }
 
     /// Leg `from` described where it receives and whether it holds the call.

@@ -77,7 +77,10 @@ struct Harness {
 
 impl Harness {
     fn new(forks: u16, extra: &str, settings: CallSettings) -> Harness {
-        let invite = invite(extra);
+        Harness::with_invite(forks, invite(extra), settings)
+    }
+
+    fn with_invite(forks: u16, invite: Message, settings: CallSettings) -> Harness {
         let now = Instant::now();
         let targets = (0..forks)
             .map(|i| Target {
@@ -337,4 +340,39 @@ fn the_maximum_duration_hangs_up_both_sides() {
     }
     assert_eq!(byes, 2);
     assert_eq!(h.call.cdr().hangup_cause, "maximum call duration");
+}
+
+#[test]
+fn a_late_offer_is_answered_in_the_callers_ack() {
+    let late = message(
+        "INVITE sip:102@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bKa1;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:101@acme.example>;tag=a\r\nTo: <sip:102@acme.example>\r\nCall-ID: c1\r\n\
+         CSeq: 2 INVITE\r\nContact: <sip:101@127.0.0.1:5071>\r\nContent-Length: 0\r\n\r\n",
+    );
+    let mut h = Harness::with_invite(1, late, settings());
+    assert!(h.invites[0].1.body_slice().is_empty(), "the callee gets no offer either");
+    // B offers in its 200: A gets that offer, anchored; B is not ACKed yet.
+    let out = h.fork_says(0, 200);
+    assert_eq!(sent(&out), ["respond SIP/2.0 200 OK"], "no ACK to B before A's answer");
+    let Output::Respond { bytes, .. } = &out[0] else { unreachable!() };
+    let ok = parse_datagram(bytes.clone(), &Limits::default()).unwrap();
+    let offer = String::from_utf8_lossy(ok.body_slice()).into_owned();
+    assert!(offer.contains("m=audio") && !offer.contains("7100"), "B's offer on our relay port: {offer}");
+    // A retransmitted 200 from B is not ACKed without the answer.
+    assert!(sent(&h.fork_says(0, 200)).iter().all(|l| !l.starts_with("stateless ACK")));
+    // A's ACK brings the answer: B gets its ACK with it, anchored.
+    let ack = message(&format!(
+        "ACK sip:102@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bKa2;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:101@acme.example>;tag=a\r\nTo: <sip:102@acme.example>;tag=x\r\nCall-ID: c1\r\n\
+         CSeq: 2 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP_A}",
+        SDP_A.len()
+    ));
+    let out = h.input(Input::Ack { side: Side::A, msg: ack });
+    assert_eq!(sent(&out), ["stateless ACK sip:102@127.0.0.1:7200 SIP/2.0"]);
+    let Output::Stateless { bytes, .. } = &out[0] else { unreachable!() };
+    let ack_b = parse_datagram(bytes.clone(), &Limits::default()).unwrap();
+    let answer = String::from_utf8_lossy(ack_b.body_slice()).into_owned();
+    assert!(answer.contains("m=audio") && !answer.contains("7000"), "A's answer on our relay port: {answer}");
+    assert_eq!(ack_b.cseq().unwrap().seq, h.invites[0].1.cseq().unwrap().seq);
+    assert_eq!(h.call.cdr().codec, "PCMU");
 }

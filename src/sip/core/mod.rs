@@ -94,7 +94,12 @@ impl CoreHandle {
     /// The live calls of `tenant` (all when `None`).
     pub fn calls(&self, tenant: Option<&str>) -> Vec<crate::call::CallView> {
         let snapshot = self.calls.borrow();
-        snapshot.calls.iter().filter(|c| tenant.is_none_or(|t| t == c.tenant)).map(|c| crate::call::CallView::clone(c)).collect()
+        snapshot
+            .calls
+            .iter()
+            .filter(|c| tenant.is_none_or(|t| t == c.tenant))
+            .map(|c| crate::call::CallView::clone(c))
+            .collect()
     }
 }
 
