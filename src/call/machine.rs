@@ -281,6 +281,15 @@ impl Call {
             codec: String::new(),
             recorder,
         };
+        // A session interval below our Min-SE is refused with ours (RFC 4028 §8.1).
+        if !call.settings.session_expires.is_zero()
+            && let Some(asked) = call.asked_session_expires()
+            && asked < call.settings.min_se.as_secs()
+        {
+            let min_se = call.settings.min_se.as_secs().to_string();
+            call.fail_a_with(422, "Session Interval Too Small", "session interval too small", &[("Min-SE", min_se)]);
+            return call;
+        }
         // No body is a late offer (RFC 3261 §13.2.1): the callee offers in its 2xx, the caller
         // answers in its ACK. A body that is not SDP we can read is refused.
         let offer = media::parse(call.invite.body_slice());
@@ -392,12 +401,19 @@ impl Call {
 
     /// A final non-2xx answer to A's INVITE.
     fn fail_a(&mut self, status: u16, reason: &str, cause: &str) {
-        let bytes = ResponseBuilder::new(&self.invite, status)
+        self.fail_a_with(status, reason, cause, &[]);
+    }
+
+    fn fail_a_with(&mut self, status: u16, reason: &str, cause: &str, extra: &[(&str, String)]) {
+        let mut response = ResponseBuilder::new(&self.invite, status)
             .source(self.a_source.addr)
             .to_tag(self.a_tag())
             .reason(reason)
-            .header("Server", SERVER)
-            .build();
+            .header("Server", SERVER);
+        for (name, value) in extra {
+            response = response.header(name, value);
+        }
+        let bytes = response.build();
         self.outputs.push_back(Output::Respond { key: self.invite_key.clone(), bytes, fallback: self.a_source });
         self.disposition = match status {
             486 | 600 | 603 => "busy",
@@ -752,14 +768,19 @@ impl Call {
         self.publish();
     }
 
+    /// The Session-Expires of the caller's INVITE, in seconds.
+    fn asked_session_expires(&self) -> Option<u64> {
+        let asked = self.invite.header(HeaderName::SessionExpires).and_then(|h| h.value_str().ok())?;
+        asked.split(';').next()?.trim().parse::<u64>().ok()
+    }
+
     /// The interval of A's session timer, when A supports them (RFC 4028 §9).
     fn a_session_interval(&self) -> Option<std::time::Duration> {
         if self.settings.session_expires.is_zero() {
             return None;
         }
         let supports = self.invite.supported().filter_map(Result::ok).any(|t| t.eq_ignore_ascii_case("timer"));
-        let asked = self.invite.header(HeaderName::SessionExpires).and_then(|h| h.value_str().ok());
-        let asked_secs = asked.and_then(|v| v.split(';').next()?.trim().parse::<u64>().ok());
+        let asked_secs = self.asked_session_expires();
         if !supports && asked_secs.is_none() {
             return None;
         }

@@ -73,6 +73,8 @@ struct Harness {
     now: Instant,
     /// INVITEs sent to each fork: (req, message).
     invites: Vec<(u64, Message)>,
+    /// Everything else the call sent as it started (an early refusal).
+    started: Vec<Output>,
 }
 
 impl Harness {
@@ -106,10 +108,13 @@ impl Harness {
             b_call_id: "b1@pbx".into(),
             recorder: None,
         };
-        let mut h = Harness { call: Call::start(setup, now), now, invites: Vec::new() };
+        let mut h = Harness { call: Call::start(setup, now), now, invites: Vec::new(), started: Vec::new() };
         for out in h.drain() {
-            if let Output::Request { req, bytes, .. } = out {
-                h.invites.push((req, parse_datagram(bytes, &Limits::default()).unwrap()));
+            match out {
+                Output::Request { req, bytes, .. } => {
+                    h.invites.push((req, parse_datagram(bytes, &Limits::default()).unwrap()))
+                }
+                other => h.started.push(other),
             }
         }
         h
@@ -375,4 +380,15 @@ fn a_late_offer_is_answered_in_the_callers_ack() {
     assert!(answer.contains("m=audio") && !answer.contains("7000"), "A's answer on our relay port: {answer}");
     assert_eq!(ack_b.cseq().unwrap().seq, h.invites[0].1.cseq().unwrap().seq);
     assert_eq!(h.call.cdr().codec, "PCMU");
+}
+
+#[test]
+fn a_session_interval_below_min_se_gets_422_with_ours() {
+    let mut h = Harness::new(1, "Supported: timer\r\nSession-Expires: 60\r\n", settings());
+    assert!(h.invites.is_empty(), "nothing forked");
+    assert_eq!(sent(&h.started), ["respond SIP/2.0 422 Session Interval Too Small"]);
+    let Output::Respond { bytes, .. } = &h.started[0] else { unreachable!() };
+    assert!(String::from_utf8_lossy(bytes).contains("Min-SE: 90\r\n"));
+    let cdr = h.call.cdr();
+    assert_eq!((cdr.disposition.as_str(), cdr.hangup_cause.as_str()), ("failed", "session interval too small"));
 }

@@ -165,6 +165,12 @@ impl Calls {
 
     pub fn purge(&mut self) {
         self.limits.purge();
+        use crate::sip::txn::shrink_map;
+        shrink_map(&mut self.entries);
+        shrink_map(&mut self.by_a);
+        shrink_map(&mut self.by_b);
+        shrink_map(&mut self.by_request);
+        shrink_map(&mut self.by_session);
     }
 
     pub fn bus(&self) -> &EventBus {

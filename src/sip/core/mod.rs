@@ -282,6 +282,7 @@ impl SipCore {
         self.rate.purge(now);
         self.auth.purge(unix_now());
         self.calls.purge();
+        self.txn.shrink();
         self.check_drain(now);
     }
 

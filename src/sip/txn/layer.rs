@@ -59,6 +59,13 @@ struct Entry<P> {
     response_to_tag: Option<Box<str>>,
 }
 
+/// Shrinks `map` to twice its length once it uses under a quarter of its capacity.
+pub(crate) fn shrink_map<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 1024 && map.len() * 4 < map.capacity() {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 /// All transactions of one SIP endpoint.
 #[derive(Debug)]
 pub struct TxnLayer<P: TxnPeer = Peer> {
@@ -264,6 +271,20 @@ impl<P: TxnPeer> TxnLayer<P> {
         self.timers.first().map(|&(at, _)| at)
     }
 
+    /// Gives back table space a burst left behind (a hash table never shrinks by itself):
+    /// after 200,000 lingering transactions are gone, their slots would otherwise stay
+    /// allocated for good. Cheap when there is nothing to do; call it now and then.
+    pub fn shrink(&mut self) {
+        shrink_map(&mut self.entries);
+        shrink_map(&mut self.index);
+        if self.transmits.capacity() > 1024 && self.transmits.len() * 4 < self.transmits.capacity() {
+            self.transmits.shrink_to(self.transmits.len() * 2);
+        }
+        if self.events.capacity() > 1024 && self.events.len() * 4 < self.events.capacity() {
+            self.events.shrink_to(self.events.len() * 2);
+        }
+    }
+
     /// Fires every timer due at `now`. Each transaction fires at most once per call, so a
     /// timer re-armed at `now` waits for the next call.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -345,5 +366,23 @@ impl<P: TxnPeer> TxnLayer<P> {
         if let Some(at) = entry.scheduled {
             self.timers.insert((at, id));
         }
+    }
+}
+
+#[cfg(test)]
+mod shrink_tests {
+    use super::*;
+
+    #[test]
+    fn shrink_map_gives_space_back_after_a_burst() {
+        let mut map: HashMap<u64, [u8; 64]> = (0..100_000).map(|i| (i, [0; 64])).collect();
+        map.retain(|k, _| *k < 1_000);
+        let before = map.capacity();
+        shrink_map(&mut map);
+        assert!(map.capacity() < before / 10, "{} -> {}", before, map.capacity());
+        assert_eq!(map.len(), 1_000);
+        let small = map.capacity();
+        shrink_map(&mut map);
+        assert_eq!(map.capacity(), small, "nothing to do at a healthy load");
     }
 }
