@@ -384,7 +384,7 @@ fn a_late_offer_is_answered_in_the_callers_ack() {
 
 #[test]
 fn a_session_interval_below_min_se_gets_422_with_ours() {
-    let mut h = Harness::new(1, "Supported: timer\r\nSession-Expires: 60\r\n", settings());
+    let h = Harness::new(1, "Supported: timer\r\nSession-Expires: 60\r\n", settings());
     assert!(h.invites.is_empty(), "nothing forked");
     assert_eq!(sent(&h.started), ["respond SIP/2.0 422 Session Interval Too Small"]);
     let Output::Respond { bytes, .. } = &h.started[0] else { unreachable!() };
