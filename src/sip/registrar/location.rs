@@ -216,11 +216,12 @@ impl Location {
         self.total += 1;
     }
 
-    /// Removes slot `id` of `key` and its index entries; drops the AOR when it empties.
+    /// The binding in slot `id` of `key`.
     pub(super) fn peek(&self, key: &Arc<AorKey>, id: u64) -> Option<&Binding> {
         self.aors.get(key)?.iter().find(|s| s.id == id).map(|s| &s.binding)
     }
 
+    /// Removes slot `id` of `key` and its index entries; drops the AOR when it empties.
     pub(super) fn take(&mut self, key: &Arc<AorKey>, id: u64) -> Option<Binding> {
         let slots = self.aors.get_mut(key)?;
         let pos = slots.iter().position(|s| s.id == id)?;
