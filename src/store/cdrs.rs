@@ -118,10 +118,9 @@ fn cdr_of(row: &AnyRow, b: Backend) -> Result<Cdr, StoreError> {
 impl Store {
     /// Writes finished calls in one transaction, up to 100 rows per statement.
     pub async fn insert_cdrs(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
-        const ROWS: usize = 100;
         let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let mut tx = self.pool.begin().await?;
-        for chunk in cdrs.chunks(ROWS) {
+        for chunk in super::row_chunks(cdrs) {
             let values = vec![row; chunk.len()].join(", ");
             let insert = self.sql(&format!("INSERT INTO cdrs ({COLUMNS}) VALUES {values}")).into_owned();
             let mut q = sqlx::query(&insert);

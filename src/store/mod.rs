@@ -25,6 +25,18 @@ pub use recordings::{Recording, RecordingQuery};
 pub use registrations::{RegistrationWrite, StoredRegistration};
 pub use revisions::{DesiredState, Revision, TenantDoc};
 
+/// `rows` in pieces of 100, 10 and 1 rows, for multi-row statements: three statement shapes
+/// only, so each connection prepares and caches three statements rather than one per batch
+/// size (a 100-row statement is a large prepared program).
+fn row_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = [100, 10, 1].into_iter().find(|&n| rows.len() >= n)?;
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
 /// A value for a `?` of a query built at run time.
 enum Bind<'a> {
     Int(i64),
@@ -143,4 +155,16 @@ impl Store {
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_go_in_pieces_of_100_10_and_1() {
+        let rows: Vec<u32> = (0..237).collect();
+        let sizes: Vec<usize> = super::row_chunks(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [100, 100, 10, 10, 10, 1, 1, 1, 1, 1, 1, 1]);
+        assert_eq!(super::row_chunks(&rows).flatten().count(), 237);
+        assert_eq!(super::row_chunks::<u32>(&[]).count(), 0);
+    }
 }

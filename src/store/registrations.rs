@@ -55,7 +55,6 @@ impl Store {
     /// (the same SQL on every backend), 100 rows per statement, so a batch costs a few round
     /// trips to the database rather than two per row.
     pub async fn write_registrations(&self, writes: &[RegistrationWrite]) -> Result<(), StoreError> {
-        const ROWS: usize = 100;
         if writes.is_empty() {
             return Ok(());
         }
@@ -67,7 +66,7 @@ impl Store {
         let writes: Vec<&RegistrationWrite> =
             writes.iter().enumerate().filter(|(i, w)| last.get(&w.key()) == Some(i)).map(|(_, w)| w).collect();
         let mut tx = self.pool.begin().await?;
-        for chunk in writes.chunks(ROWS) {
+        for chunk in super::row_chunks(&writes) {
             let keys = vec!["(tenant = ? AND aor = ? AND contact = ?)"; chunk.len()].join(" OR ");
             let delete = self.sql(&format!("DELETE FROM registrations WHERE {keys}")).into_owned();
             let mut q = sqlx::query(&delete);
