@@ -9,7 +9,9 @@ use common::sipp::{self, Phone};
 use common::*;
 
 const ACME: &str = "acme.pbx.example.net";
-const WARM_UP: usize = 3_000;
+/// Enough calls for the bounded caches (the event ring, SQLite's page caches) to fill up, so
+/// the baseline is the steady state.
+const WARM_UP: usize = 10_000;
 const CALLS: usize = 10_000;
 const RATE: u32 = 400;
 
@@ -33,15 +35,22 @@ fn wait_idle(pbxd: &Pbxd) -> serde_json::Value {
     }
 }
 
-/// Resident memory once freed memory is back with the kernel: pbxd trims its heap every
-/// 10 s, so the lowest of the samples over 12 s is taken.
-fn settled_rss(pbxd: &Pbxd) -> u64 {
+/// pbxd's memory once idle: resident memory, the lowest of samples over 12 s (pbxd trims
+/// its heap every 10 s), and the allocator's bytes in use (`pbxctl status`).
+fn settled_memory(pbxd: &Pbxd) -> (u64, u64) {
     let mut lowest = u64::MAX;
     for _ in 0..24 {
         lowest = lowest.min(rss_kib(pbxd.pid()));
         std::thread::sleep(Duration::from_millis(500));
     }
-    lowest
+    let status = stdout(&pbxd.pbxctl(&["status"]));
+    let in_use = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Heap: "))
+        .and_then(|l| l.split(" MiB").next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no heap line: {status}"));
+    (lowest, (in_use * 1024.0) as u64)
 }
 
 #[test]
@@ -80,19 +89,27 @@ fn ten_thousand_calls_leave_no_call_no_port_and_no_memory_behind() {
     assert!(warm.status.success(), "warm-up calls failed: {}", String::from_utf8_lossy(&warm.stdout));
     wait_idle(&pbxd);
     std::thread::sleep(Duration::from_secs(11)); // 64*T1 and the nonce lifetime pass
-    let baseline = settled_rss(&pbxd);
+    let baseline = settled_memory(&pbxd);
 
     let run = sipp::load(dir.path(), "calls/uac_call.xml", &caller, server, CALLS, RATE, 2_000);
     assert!(run.status.success(), "calls failed: {}", String::from_utf8_lossy(&run.stdout));
     let idle = wait_idle(&pbxd);
     assert!(phone.finished_ok(), "the phone saw every call through");
     std::thread::sleep(Duration::from_secs(11));
-    let after = settled_rss(&pbxd);
-    eprintln!("resident memory: {baseline} KiB after warm-up, {after} KiB after {CALLS} calls; {idle}");
-    assert!(after * 10 <= baseline * 11, "memory grew from {baseline} KiB to {after} KiB");
+    let after = settled_memory(&pbxd);
+    let ((rss_before, heap_before), (rss_after, heap_after)) = (baseline, after);
+    eprintln!(
+        "after warm-up: {rss_before} KiB resident, {heap_before} KiB heap in use; after {CALLS} calls: \
+         {rss_after} KiB resident, {heap_after} KiB heap in use; {idle}"
+    );
+    // No leak: the live heap is back where it was. Resident memory may keep some of the
+    // peak's pages the allocator could not hand back (fragmentation); it is reported, and
+    // bounded loosely so a real growth still fails.
+    assert!(heap_after * 10 <= heap_before * 11, "heap in use grew from {heap_before} KiB to {heap_after} KiB");
+    assert!(rss_after * 10 <= rss_before * 13, "resident memory grew from {rss_before} KiB to {rss_after} KiB");
 
     let cdrs: Vec<serde_json::Value> =
-        serde_json::from_str(&stdout(&pbxd.pbxctl(&["cdr", "--limit", "20000", "-o", "json"]))).unwrap();
+        serde_json::from_str(&stdout(&pbxd.pbxctl(&["cdr", "--limit", "30000", "-o", "json"]))).unwrap();
     assert_eq!(cdrs.len(), WARM_UP + CALLS, "one CDR per call");
     assert!(cdrs.iter().all(|c| c["disposition"] == "answered"));
 }

@@ -67,6 +67,13 @@ pub fn status(server: &Server) -> u8 {
                     m.sessions, m.port_pairs_free, m.port_pairs
                 );
             }
+            if let Some(h) = &status.heap {
+                println!(
+                    "Heap: {:.2} MiB in use, {:.2} MiB held by the allocator",
+                    h.in_use as f64 / 1048576.0,
+                    h.held as f64 / 1048576.0
+                );
+            }
             0
         }
         Err(e) => e.report(),

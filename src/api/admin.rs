@@ -32,6 +32,9 @@ pub struct Status {
     /// Relay sessions (one per call with media) and free RTP port pairs.
     #[serde(default)]
     pub media: Option<MediaStatus>,
+    /// The memory allocator: bytes in use and bytes held.
+    #[serde(default)]
+    pub heap: Option<crate::heap::HeapStatus>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -135,6 +138,7 @@ async fn status(State(state): State<AdminState>) -> Json<Status> {
         tenants: snapshot.tenants.len(),
         sip,
         media,
+        heap: crate::heap::status(),
     })
 }
 
