@@ -144,6 +144,9 @@ impl Monitor {
         };
         if let Err(why) = &m.spec.dest {
             m.reason = why.clone();
+            if m.spec.register.is_some() {
+                m.registration = Registration::Failed(why.clone());
+            }
         } else if m.spec.transport != Transport::Udp {
             m.reason = "monitoring is over UDP only for now".into();
         } else if let Some(reg) = &m.spec.register {
@@ -648,7 +651,7 @@ mod tests {
         let mut m = Monitor::new(s, LOCAL.parse().unwrap(), Duration::from_secs(5), 7, t0);
         m.handle_timeout(t0);
         assert!(m.poll_request().is_none());
-        assert_eq!(m.view().state, "down");
+        assert_eq!((m.view().state.as_str(), m.view().registration.as_str()), ("down", "failed"));
         assert!(m.view().reason.contains("reserved"));
 
         let mut m = Monitor::new(
