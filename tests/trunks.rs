@@ -34,6 +34,20 @@ impl Drop for Carrier {
     }
 }
 
+/// The example tenants, with acme's carrier at 127.0.0.1:`port` and its password in a file.
+fn tenants_with_carrier(dir: &std::path::Path, port: u16, password: &str) -> std::path::PathBuf {
+    let tenants = copy_examples(dir);
+    let file = dir.join("trunk-password");
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let acme = tenants.join("acme.toml");
+    let text = std::fs::read_to_string(&acme)
+        .unwrap()
+        .replace("host = \"sip.carrier.example\"", &format!("host = \"127.0.0.1\"\nport = {port}"))
+        .replace("env:ACME_TRUNK_PASSWORD", &format!("file:{}", file.display()));
+    std::fs::write(&acme, text).unwrap();
+    tenants
+}
+
 fn acme_carrier(pbxd: &Pbxd) -> Value {
     let out = pbxd.pbxctl(&["trunks", "--tenant", "acme", "-o", "json"]);
     let trunks: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -49,15 +63,7 @@ fn a_carrier_is_registered_to_watched_and_seen_going_down_and_up() {
     let port = free_port();
     // Short timers: an unanswered OPTIONS times out after 64*T1 = 3.2 s.
     let pbxd = Pbxd::start_with(dir.path(), "", "t1 = \"50ms\"\n[sip.trunks]\nqualify_interval = \"1s\"\n");
-    let tenants = copy_examples(dir.path());
-    let password = dir.path().join("trunk-password");
-    std::fs::write(&password, "trunk-secret\n").unwrap();
-    let acme = tenants.join("acme.toml");
-    let text = std::fs::read_to_string(&acme)
-        .unwrap()
-        .replace("host = \"sip.carrier.example\"", &format!("host = \"127.0.0.1\"\nport = {port}"))
-        .replace("env:ACME_TRUNK_PASSWORD", &format!("file:{}", password.display()));
-    std::fs::write(&acme, text).unwrap();
+    let tenants = tenants_with_carrier(dir.path(), port, "trunk-secret");
 
     // Before the carrier exists, its pings go unanswered.
     let apply = pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]);
@@ -99,15 +105,7 @@ fn a_wrong_password_is_refused_by_the_carrier_and_shown() {
     let port = free_port();
     let pbxd = Pbxd::start_with(dir.path(), "", "t1 = \"50ms\"\n[sip.trunks]\nqualify_interval = \"1s\"\n");
     let _carrier = Carrier::start(dir.path(), port);
-    let tenants = copy_examples(dir.path());
-    let password = dir.path().join("trunk-password");
-    std::fs::write(&password, "not-the-secret\n").unwrap();
-    let acme = tenants.join("acme.toml");
-    let text = std::fs::read_to_string(&acme)
-        .unwrap()
-        .replace("host = \"sip.carrier.example\"", &format!("host = \"127.0.0.1\"\nport = {port}"))
-        .replace("env:ACME_TRUNK_PASSWORD", &format!("file:{}", password.display()));
-    std::fs::write(&acme, text).unwrap();
+    let tenants = tenants_with_carrier(dir.path(), port, "not-the-secret");
     assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
     wait_for("the refusal", Duration::from_secs(15), || acme_carrier(&pbxd)["registration"] == "failed");
     let t = acme_carrier(&pbxd);
