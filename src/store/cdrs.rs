@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Bind, Store, StoreError, bind_all};
+use super::{Backend, Page, Store, StoreError, bind_all};
 
 /// One leg of a call: who, which codec, and its RTP statistics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -154,35 +154,21 @@ impl Store {
     /// CDRs matching `query`, newest first (by start time, then id, so pages never skip or
     /// repeat a call).
     pub async fn cdrs(&self, query: &CdrQuery) -> Result<Vec<Cdr>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM cdrs WHERE start_ms >= ?");
-        let mut binds = vec![Bind::Int(query.since_ms.unwrap_or(0))];
-        if let Some(until) = query.until_ms {
-            sql.push_str(" AND start_ms < ?");
-            binds.push(Bind::Int(until));
-        }
-        for (column, value) in [
-            ("tenant", &query.tenant),
-            ("direction", &query.direction),
-            ("disposition", &query.disposition),
-            ("did", &query.did),
-            ("queue", &query.queue),
-        ] {
-            if let Some(v) = value {
-                sql.push_str(&format!(" AND {column} = ?"));
-                binds.push(Bind::Text(v));
-            }
-        }
-        for party in [&query.extension, &query.number].into_iter().flatten() {
-            sql.push_str(" AND (caller = ? OR callee = ?)");
-            binds.push(Bind::Text(party));
-            binds.push(Bind::Text(party));
-        }
-        if let Some((start, id)) = &query.before {
-            sql.push_str(" AND (start_ms < ? OR (start_ms = ? AND id < ?))");
-            binds.extend([Bind::Int(*start), Bind::Int(*start), Bind::Text(id)]);
-        }
-        sql.push_str(" ORDER BY start_ms DESC, id DESC LIMIT ?");
-        binds.push(Bind::Int(query.limit.clamp(1, 100_000)));
+        let page = Page {
+            since_ms: query.since_ms,
+            until_ms: query.until_ms,
+            equal: &[
+                ("tenant", &query.tenant),
+                ("direction", &query.direction),
+                ("disposition", &query.disposition),
+                ("did", &query.did),
+                ("queue", &query.queue),
+            ],
+            parties: &[&query.extension, &query.number],
+            before: &query.before,
+            limit: query.limit.clamp(1, 100_000),
+        };
+        let (sql, binds) = page.sql(COLUMNS, "cdrs");
         let sql = self.sql(&sql).into_owned();
         let rows = bind_all(sqlx::query(&sql), binds).fetch_all(&self.pool).await?;
         rows.iter().map(|row| cdr_of(row, self.backend)).collect()

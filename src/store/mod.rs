@@ -37,6 +37,47 @@ fn row_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// A newest-first page of a table keyed by (start_ms, id): time range, equality filters,
+/// parties (caller or callee), and the keyset cursor, so pages never skip or repeat a row.
+/// Shared by CDRs and recordings so the paging rule lives in one place.
+struct Page<'a> {
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    equal: &'a [(&'a str, &'a Option<String>)],
+    parties: &'a [&'a Option<String>],
+    before: &'a Option<(i64, String)>,
+    limit: i64,
+}
+
+impl<'a> Page<'a> {
+    /// `SELECT columns FROM table WHERE …` with its binds.
+    fn sql(&self, columns: &str, table: &str) -> (String, Vec<Bind<'a>>) {
+        let mut sql = format!("SELECT {columns} FROM {table} WHERE start_ms >= ?");
+        let mut binds = vec![Bind::Int(self.since_ms.unwrap_or(0))];
+        if let Some(until) = self.until_ms {
+            sql.push_str(" AND start_ms < ?");
+            binds.push(Bind::Int(until));
+        }
+        for (column, value) in self.equal {
+            if let Some(v) = value {
+                sql.push_str(&format!(" AND {column} = ?"));
+                binds.push(Bind::Text(v));
+            }
+        }
+        for party in self.parties.iter().copied().flatten() {
+            sql.push_str(" AND (caller = ? OR callee = ?)");
+            binds.extend([Bind::Text(party), Bind::Text(party)]);
+        }
+        if let Some((start, id)) = self.before {
+            sql.push_str(" AND (start_ms < ? OR (start_ms = ? AND id < ?))");
+            binds.extend([Bind::Int(*start), Bind::Int(*start), Bind::Text(id)]);
+        }
+        sql.push_str(" ORDER BY start_ms DESC, id DESC LIMIT ?");
+        binds.push(Bind::Int(self.limit));
+        (sql, binds)
+    }
+}
+
 /// A value for a `?` of a query built at run time.
 enum Bind<'a> {
     Int(i64),

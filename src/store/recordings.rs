@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Bind, Store, StoreError, bind_all};
+use super::{Backend, Page, Store, StoreError, bind_all};
 
 /// A finished recording.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -79,28 +79,15 @@ impl Store {
 
     /// Recordings matching `query`, newest first (by start, then id).
     pub async fn recordings(&self, query: &RecordingQuery) -> Result<Vec<Recording>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM recordings WHERE start_ms >= ?");
-        let mut binds = vec![Bind::Int(query.since_ms.unwrap_or(0))];
-        if let Some(until) = query.until_ms {
-            sql.push_str(" AND start_ms < ?");
-            binds.push(Bind::Int(until));
-        }
-        for (column, value) in [("tenant", &query.tenant), ("cdr_id", &query.cdr_id)] {
-            if let Some(v) = value {
-                sql.push_str(&format!(" AND {column} = ?"));
-                binds.push(Bind::Text(v));
-            }
-        }
-        if let Some(ext) = &query.extension {
-            sql.push_str(" AND (caller = ? OR callee = ?)");
-            binds.extend([Bind::Text(ext), Bind::Text(ext)]);
-        }
-        if let Some((start, id)) = &query.before {
-            sql.push_str(" AND (start_ms < ? OR (start_ms = ? AND id < ?))");
-            binds.extend([Bind::Int(*start), Bind::Int(*start), Bind::Text(id)]);
-        }
-        sql.push_str(" ORDER BY start_ms DESC, id DESC LIMIT ?");
-        binds.push(Bind::Int(query.limit.clamp(1, 10_000)));
+        let page = Page {
+            since_ms: query.since_ms,
+            until_ms: query.until_ms,
+            equal: &[("tenant", &query.tenant), ("cdr_id", &query.cdr_id)],
+            parties: &[&query.extension],
+            before: &query.before,
+            limit: query.limit.clamp(1, 10_000),
+        };
+        let (sql, binds) = page.sql(COLUMNS, "recordings");
         let sql = self.sql(&sql).into_owned();
         let rows = bind_all(sqlx::query(&sql), binds).fetch_all(&self.pool).await?;
         rows.iter().map(|row| recording_of(row, self.backend)).collect()
