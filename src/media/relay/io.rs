@@ -13,6 +13,7 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Largest datagram the relay forwards; longer ones are truncated by the kernel and dropped.
@@ -65,14 +66,6 @@ impl Poller {
         if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
-    /// Stop watching `fd` (closing it does the same).
-    pub fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        // SAFETY: both descriptors are open; a null event is allowed for EPOLL_CTL_DEL.
-        let rc =
-            unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), std::ptr::null_mut()) };
-        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
-    }
-
     /// Wait for readiness up to `timeout` (`None`: forever). Returns the number of events;
     /// an interrupted wait returns 0.
     pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
@@ -97,6 +90,9 @@ impl Poller {
 #[derive(Debug)]
 pub struct Waker {
     fd: OwnedFd,
+    /// Set by the first wake after a drain: later wakes skip the syscall (and the worker's
+    /// extra wake-up) until the worker drains again.
+    pending: AtomicBool,
 }
 
 impl Waker {
@@ -108,7 +104,7 @@ impl Waker {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is fresh and owned by nobody else.
-        Ok(Waker { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(Waker { fd: unsafe { OwnedFd::from_raw_fd(fd) }, pending: AtomicBool::new(false) })
     }
 
     /// The descriptor to register with a [`Poller`].
@@ -118,17 +114,27 @@ impl Waker {
     }
 
     /// Make the eventfd readable (never blocks; a saturated counter is already readable).
+    /// Publish what the woken side must see (a queued message) before calling this.
     pub fn wake(&self) {
+        if self.pending.swap(true, Ordering::AcqRel) {
+            return; // already readable, and the worker has not drained yet
+        }
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a valid u64 to an open eventfd.
         unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
     }
 
-    /// Reset the eventfd to not readable.
+    /// Reset the eventfd to not readable. Call before looking at what the wakers published.
+    ///
+    /// Order matters: the eventfd is read first and `pending` cleared after, so `pending`
+    /// is never left set with the eventfd empty (a later wake would skip its write and the
+    /// worker would sleep on a queued message). A wake between the two is seen through the
+    /// swap; one after it writes the eventfd again.
     pub fn drain(&self) {
         let mut v: u64 = 0;
         // SAFETY: reads at most 8 bytes into a valid u64.
         unsafe { libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+        self.pending.swap(false, Ordering::AcqRel); // acquires what the skipped wakes published
     }
 }
 
@@ -460,5 +466,35 @@ mod tests {
         assert_eq!(poller.wait(&mut events, Some(Duration::ZERO)).unwrap(), 1);
         waker.drain();
         assert_eq!(poller.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+    }
+
+    #[test]
+    fn no_wake_is_lost_when_wakes_are_coalesced() {
+        // A sender queues messages and wakes; the worker sleeps only in epoll (as the relay
+        // worker does). A lost wake-up leaves a message queued and the worker asleep: the
+        // long timeout turns that into a test failure instead of a hang.
+        const MESSAGES: u32 = 1_000_000;
+        let poller = Poller::new().unwrap();
+        let waker = std::sync::Arc::new(Waker::new().unwrap());
+        poller.add(waker.fd(), 1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        let sender = {
+            let waker = std::sync::Arc::clone(&waker);
+            std::thread::spawn(move || {
+                for i in 0..MESSAGES {
+                    tx.send(i).unwrap();
+                    waker.wake();
+                }
+            })
+        };
+        let mut events = Events::with_capacity(2);
+        let mut received = 0;
+        while received < MESSAGES {
+            let ready = poller.wait(&mut events, Some(Duration::from_secs(2))).unwrap();
+            assert_eq!(ready, 1, "asleep with {} of {MESSAGES} messages received", received);
+            waker.drain();
+            received += rx.try_iter().count() as u32;
+        }
+        sender.join().unwrap();
     }
 }

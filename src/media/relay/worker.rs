@@ -287,11 +287,8 @@ impl Worker {
     fn remove(&mut self, id: SessionId) {
         let Some(slot) = self.by_id.remove(&id) else { return };
         if let Some(entry) = self.slots.get_mut(slot).and_then(Option::take) {
-            for leg in [Leg::A, Leg::B] {
-                for ch in [Channel::Rtp, Channel::Rtcp] {
-                    let _ = self.poller.delete(entry.socket(leg, ch).as_fd());
-                }
-            }
+            // Closing a socket takes it out of the epoll set (nothing dups them), so no
+            // EPOLL_CTL_DEL: four syscalls less per call.
             drop(entry); // closes the sockets, then returns the ports to the pool
             self.free.push(slot);
         }
