@@ -25,7 +25,7 @@ mod worker;
 pub use engine::{Relay, RelayConfig, RelayEvent, SessionHandle, SessionId};
 pub use error::RelayError;
 pub use latch::LatchPolicy;
-pub use port_pool::{PortPair, PortPool, PortPoolConfig};
+pub use port_pool::{PortPair, PortPool, PortPoolConfig, WARM_REST};
 pub use session::{Leg, LegConfig};
 pub use stats::{LegStats, PeerReport, SessionStats};
 pub use tap::{Tap, TapPacket};

@@ -287,9 +287,13 @@ impl Worker {
     fn remove(&mut self, id: SessionId) {
         let Some(slot) = self.by_id.remove(&id) else { return };
         if let Some(entry) = self.slots.get_mut(slot).and_then(Option::take) {
-            // Closing a socket takes it out of the epoll set (nothing dups them), so no
-            // EPOLL_CTL_DEL: four syscalls less per call.
-            drop(entry); // closes the sockets, then returns the ports to the pool
+            // The pairs may stay open (warm, for a later call), so they leave the set here.
+            let Entry { ports, .. } = entry;
+            for pair in ports {
+                let _ = self.poller.delete(pair.rtp().as_fd());
+                let _ = self.poller.delete(pair.rtcp().as_fd());
+                pair.release();
+            }
             self.free.push(slot);
         }
     }
