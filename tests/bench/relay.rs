@@ -455,4 +455,42 @@ fn floor() {
         "floor: per relayed packet 2 sends + 2 receives = {cpu:.2} µs process CPU + {soft:.2} µs softirq; wall {:.2} µs",
         t0.elapsed().as_secs_f64() * 1e6 / n as f64
     );
+    batched_floor();
+}
+
+/// The least one relayed packet costs even with perfect batching: one `sendmmsg` of 256
+/// datagrams to 256 sockets (one per leg), then one receive on each. No socket-per-leg relay,
+/// with any batching scheme (io_uring included), gets below the kernel's own per-datagram
+/// work measured here.
+fn batched_floor() {
+    const LEGS: usize = 256;
+    let tx = bind_side(1).remove(0);
+    let legs = bind_side(LEGS);
+    let dst: Vec<SocketAddr> = legs.iter().map(|s| s.local_addr().expect("addr")).collect();
+    let mut out = SendBatch::new(LEGS);
+    let mut inb = RecvBatch::new(1);
+    let rounds = 2_000u64;
+    let (mut send, mut recv) = (Duration::ZERO, Duration::ZERO);
+    let cpu0 = proc_cpu("/proc/self/stat");
+    for _ in 0..rounds {
+        for &d in &dst {
+            out.push(&[0x80u8; PKT], d);
+        }
+        let t = Instant::now();
+        assert_eq!(out.flush(tx.as_fd()).expect("send"), LEGS);
+        let t1 = Instant::now();
+        for leg in &legs {
+            assert_eq!(inb.recv(leg.as_fd()).expect("recv"), 1);
+        }
+        send += t1 - t;
+        recv += t1.elapsed();
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / (rounds * LEGS as u64) as f64;
+    let cpu = (proc_cpu("/proc/self/stat") - cpu0) as f64 / TICK_HZ * 1e6 / (rounds * LEGS as u64) as f64;
+    println!(
+        "batched floor per datagram (sendmmsg x{LEGS}): send+loopback delivery {:.2} µs, recv {:.2} µs; \
+         process CPU {cpu:.2} µs per datagram sent and received",
+        per(send),
+        per(recv)
+    );
 }

@@ -69,10 +69,13 @@ const WARM_IDLE: Duration = Duration::from_secs(30);
 /// the range.
 const WARM_MAX: usize = 4096;
 
-/// A released pair kept open: still leased (its port is not in `free`).
+/// A released pair kept open; its port is in neither `free` nor a lease. It holds no
+/// reference to the pool (that would be a cycle: a dropped pool would keep its sockets open).
 #[derive(Debug)]
 struct Warm {
-    pair: PortPair,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    port: u16,
     since: Instant,
 }
 
@@ -83,18 +86,22 @@ pub struct PortPair {
     // Field order matters: the sockets are dropped (closed) before the lease returns the ports.
     rtp: UdpSocket,
     rtcp: UdpSocket,
+    ip: IpAddr,
     lease: Lease,
 }
 
 #[derive(Debug)]
 struct Lease {
-    pool: Arc<PoolInner>,
+    /// `None` once the pair has been kept warm instead of freed.
+    pool: Option<Arc<PoolInner>>,
     rtp_port: u16,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        lock(&self.pool.free).push_back(self.rtp_port);
+        if let Some(pool) = self.pool.take() {
+            lock(&pool.free).push_back(self.rtp_port);
+        }
     }
 }
 
@@ -157,7 +164,7 @@ impl PortPool {
             let Some(port) = free.pop_front() else { break };
             match bind_pair(&pool.config, port) {
                 Ok((rtp, rtcp)) => {
-                    return Ok(PortPair { rtp, rtcp, lease: Lease { pool: Arc::clone(pool), rtp_port: port } });
+                    return Ok(self.leased(rtp, rtcp, port));
                 }
                 Err(e) => {
                     free.push_back(port);
@@ -174,6 +181,11 @@ impl PortPool {
         lock(&self.inner.free).len() + lock(&self.inner.warm).len()
     }
 
+    fn leased(&self, rtp: UdpSocket, rtcp: UdpSocket, port: u16) -> PortPair {
+        let lease = Lease { pool: Some(Arc::clone(&self.inner)), rtp_port: port };
+        PortPair { rtp, rtcp, ip: self.inner.config.ip, lease }
+    }
+
     /// The oldest warm pair once it has rested, if nothing arrived on it meanwhile. Pairs
     /// that received something, and pairs idle too long, are closed on the way.
     fn take_warm(&self, now: Instant) -> Option<PortPair> {
@@ -186,17 +198,21 @@ impl PortPool {
                 }
             };
             let fresh = now.duration_since(warm.since) < WARM_IDLE;
-            if fresh && !drain(&warm.pair.rtp) && !drain(&warm.pair.rtcp) {
-                return Some(warm.pair);
+            if fresh && !drain(&warm.rtp) && !drain(&warm.rtcp) {
+                return Some(self.leased(warm.rtp, warm.rtcp, warm.port));
             }
-            // Dropped: sockets closed, port back at the end of the free queue.
+            retire(&self.inner, warm);
         }
     }
 
     /// Closes every warm pair; false when there was none.
     fn close_warm(&self) -> bool {
         let warm = std::mem::take(&mut *lock(&self.inner.warm));
-        !warm.is_empty() // dropped here, outside the lock: their ports go back to `free`
+        let any = !warm.is_empty();
+        for w in warm {
+            retire(&self.inner, w);
+        }
+        any
     }
 
     /// Pairs the range holds in all.
@@ -218,26 +234,35 @@ impl PortPair {
 
     /// Local RTP address, for the SDP `c=`/`m=` lines.
     pub fn rtp_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.lease.pool.config.ip, self.lease.rtp_port)
+        SocketAddr::new(self.ip, self.lease.rtp_port)
     }
 
     /// Local RTCP address.
     pub fn rtcp_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.lease.pool.config.ip, self.lease.rtp_port + 1)
+        SocketAddr::new(self.ip, self.lease.rtp_port + 1)
     }
 
     /// Hands the pair back after a call, kept open for a later call when the pool has room
     /// for it (dropping it instead closes the sockets and frees the ports).
     pub fn release(self) {
-        let pool = Arc::clone(&self.lease.pool);
-        let mut warm = lock(&pool.warm);
-        if warm.len() < pool.warm_cap {
-            warm.push_back(Warm { pair: self, since: Instant::now() });
+        let PortPair { rtp, rtcp, ip: _, mut lease } = self;
+        let Some(pool) = lease.pool.take() else { return };
+        let warm = Warm { rtp, rtcp, port: lease.rtp_port, since: Instant::now() };
+        let mut kept = lock(&pool.warm);
+        if kept.len() < pool.warm_cap {
+            kept.push_back(warm);
         } else {
-            drop(warm); // before the lease takes the `free` lock
-            drop(self);
+            drop(kept);
+            retire(&pool, warm);
         }
     }
+}
+
+/// Closes a warm pair's sockets, then frees its port.
+fn retire(pool: &PoolInner, warm: Warm) {
+    let Warm { rtp, rtcp, port, .. } = warm;
+    drop((rtp, rtcp));
+    lock(&pool.free).push_back(port);
 }
 
 /// Reads and discards whatever waits on `socket`; true when something did.
@@ -359,6 +384,16 @@ mod tests {
         assert_eq!(lock(&pool.inner.warm).len(), 2);
         assert!(UdpSocket::bind(third).is_ok(), "the third was closed");
         assert_eq!(pool.available(), 8);
+    }
+
+    #[test]
+    fn dropping_the_pool_closes_its_warm_pairs() {
+        let pool = PortPool::new(PortPoolConfig::new(LOCAL, 41160..=41175)).unwrap();
+        let pair = pool.allocate().unwrap();
+        let rtp = pair.rtp_addr();
+        pair.release();
+        drop(pool);
+        assert!(UdpSocket::bind(rtp).is_ok(), "no reference cycle keeps the warm socket open");
     }
 
     #[test]
