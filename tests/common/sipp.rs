@@ -14,13 +14,13 @@ pub fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// An even free port with its successor free too, for SIPp's media socket.
+/// A free port for SIPp's media (`-mp`): SIPp binds audio RTP/RTCP there and video RTP/RTCP
+/// on the next two ports, so all four must be free (checking two let SIPp fail now and then
+/// with "Unable to bind video RTP socket").
 fn media_port() -> u16 {
     loop {
-        let p = free_port() & !1;
-        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()
-            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
-        {
+        let p = free_port() & !3;
+        if (p..p + 4).all(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()) {
             return p;
         }
     }
