@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod dialplan;
 pub mod events;
+pub mod fast_map;
 pub mod heap;
 pub mod http_client;
 pub mod mail;

@@ -24,6 +24,9 @@ pub enum CallEvent {
     MediaInactive(crate::media::relay::SessionId),
 }
 
+/// How long a call with no deadline of its own sleeps before looking again.
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
+
 /// Starts the task of a call on the current runtime; returns its mailbox.
 pub fn spawn(
     setup: CallSetup,
@@ -47,6 +50,10 @@ async fn run(
     // Tells the core the call is gone on every way out of this function, panics included.
     let mut ended = Ended { id, to_core: to_core.clone(), cdr: None };
     let mut call = Call::start(setup, Instant::now());
+    // One timer for the whole call, moved when the machine's next deadline moves: a new
+    // `Sleep` per input would enter and leave the runtime's timer wheel every time.
+    let timer = tokio::time::sleep(IDLE_WAKE);
+    tokio::pin!(timer);
     loop {
         while let Some(output) = call.poll_output() {
             let _ = to_core.send(CallEvent::Output(id, output));
@@ -54,13 +61,16 @@ async fn run(
         if call.is_done() {
             break;
         }
-        let wake = call.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let wake = call.poll_timeout().unwrap_or_else(|| Instant::now() + IDLE_WAKE);
+        if timer.deadline().into_std() != wake {
+            timer.as_mut().reset(wake.into());
+        }
         tokio::select! {
             input = inputs.recv() => match input {
                 Some(input) => call.handle(input, Instant::now()),
                 None => call.handle(Input::Hangup { cause: "SIP core stopped" }, Instant::now()),
             },
-            () = tokio::time::sleep_until(wake.into()) => call.handle_timeout(Instant::now()),
+            () = &mut timer => call.handle_timeout(Instant::now()),
         }
     }
     let cdr = call.cdr();

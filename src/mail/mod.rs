@@ -146,10 +146,10 @@ fn transport(server: &SmtpServer<'_>) -> anyhow::Result<AsyncSmtpTransport<Tokio
 /// The notice for `cdr`, if its callee wants one.
 /// `from` is the sender: the tenant's, else the node's.
 pub fn missed_call_notice(tenant: &TenantRuntime, cdr: &Cdr, from: Option<&str>) -> Result<Option<Message>, String> {
-    let Some(ext) = tenant.model.extensions.iter().find(|e| e.number == cdr.callee) else { return Ok(None) };
+    let Some(ext) = tenant.extension(&cdr.callee) else { return Ok(None) };
     let (true, Some(to)) = (ext.missed_call_email, ext.email.as_deref()) else { return Ok(None) };
     let from = from.ok_or("no sender: set notifications.from or [email] from")?;
-    let caller_name = tenant.model.extensions.iter().find(|e| e.number == cdr.caller).map(|e| e.name.as_str());
+    let caller_name = tenant.extension(&cdr.caller).map(|e| e.name.as_str());
     let caller = match caller_name {
         Some(name) => format!("{name} ({})", cdr.caller),
         None => cdr.caller.clone(),

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::config::LoadedTenant;
-use crate::config::model::{SecretRef, SipSecret, TenantFile};
+use crate::config::model::{Extension, SecretRef, SipSecret, TenantFile};
 use crate::dialplan::schedule::ScheduleRules;
 use crate::sip::auth::Credential;
 use crate::store::{DesiredState, Revision};
@@ -19,6 +19,21 @@ pub struct TenantRuntime {
     /// Digest credentials by extension number; extensions whose secret reference cannot be
     /// read are missing (and cannot register).
     pub credentials: HashMap<String, Credential>,
+    /// Index of each extension in `model.extensions`, by number: a call looks up two.
+    extension_index: HashMap<String, usize>,
+}
+
+impl TenantRuntime {
+    pub fn new(id: String, model: TenantFile, schedules: HashMap<String, ScheduleRules>) -> Self {
+        let credentials = credentials(&id, &model);
+        let extension_index = model.extensions.iter().enumerate().map(|(i, e)| (e.number.clone(), i)).collect();
+        TenantRuntime { id, model, schedules, credentials, extension_index }
+    }
+
+    /// The extension with this number.
+    pub fn extension(&self, number: &str) -> Option<&Extension> {
+        self.extension_index.get(number).and_then(|&i| self.model.extensions.get(i))
+    }
 }
 
 /// Reads a secret reference: an environment variable of pbxd, or a file.
@@ -83,8 +98,7 @@ impl RoutingSnapshot {
             for domain in &t.model.tenant.domains {
                 domains.insert(domain.to_ascii_lowercase(), id.clone());
             }
-            let credentials = credentials(&id, &t.model);
-            tenants.insert(id.clone(), Arc::new(TenantRuntime { id, model: t.model, schedules, credentials }));
+            tenants.insert(id.clone(), Arc::new(TenantRuntime::new(id, t.model, schedules)));
         }
         Self { revision, state, tenants, domains }
     }

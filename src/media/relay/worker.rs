@@ -7,7 +7,7 @@
 //! checked on a coarse tick. It must never block on anything but `epoll_wait`, never allocate
 //! per packet, and never run call logic: it only reports events.
 
-use std::collections::HashMap;
+use crate::fast_map::FastMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -98,7 +98,7 @@ pub(crate) struct Worker {
     events_tx: Sender<RelayEvent>,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
-    by_id: HashMap<SessionId, usize>,
+    by_id: FastMap<SessionId, usize>,
     batch: RecvBatch,
     fwd: Vec<u16>,
     settings: WorkerSettings,
@@ -122,7 +122,7 @@ impl Worker {
             events_tx,
             slots: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: FastMap::default(),
             batch,
             fwd,
             settings,

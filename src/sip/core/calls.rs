@@ -7,7 +7,6 @@
 //! no live call gets 481. Tenants stay apart: a call is routed only inside the tenant whose
 //! domain the caller authenticated in.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +21,7 @@ use crate::call::machine::{Input, Output};
 use crate::call::{CallSettings, CallSetup, CallView, Party, Side, Target};
 use crate::config::model::RecordPolicy;
 use crate::events::{EventBus, EventKind};
+use crate::fast_map::{FastMap, shrink_map};
 use crate::media::record::Recorder;
 use crate::media::relay::{Relay, SessionId};
 use crate::sip::msg::{Message, Method, ResponseBuilder, Uri};
@@ -55,11 +55,11 @@ pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(
 
 /// Live calls and what the core needs to run them.
 pub struct Calls {
-    entries: HashMap<u64, Entry>,
-    by_a: HashMap<(String, String), u64>,
-    by_b: HashMap<String, u64>,
-    by_request: HashMap<TxnKey, (u64, u64)>,
-    by_session: HashMap<SessionId, u64>,
+    entries: FastMap<u64, Entry>,
+    by_a: FastMap<(String, String), u64>,
+    by_b: FastMap<String, u64>,
+    by_request: FastMap<TxnKey, (u64, u64)>,
+    by_session: FastMap<SessionId, u64>,
     next_id: u64,
     limits: CallLimits,
     /// Set on SIGTERM: new calls get 503.
@@ -88,11 +88,11 @@ impl Calls {
         bus: EventBus,
     ) -> Calls {
         Calls {
-            entries: HashMap::new(),
-            by_a: HashMap::new(),
-            by_b: HashMap::new(),
-            by_request: HashMap::new(),
-            by_session: HashMap::new(),
+            entries: FastMap::default(),
+            by_a: FastMap::default(),
+            by_b: FastMap::default(),
+            by_request: FastMap::default(),
+            by_session: FastMap::default(),
             next_id: 1,
             limits: CallLimits::default(),
             draining: false,
@@ -165,7 +165,6 @@ impl Calls {
 
     pub fn purge(&mut self) {
         self.limits.purge();
-        use crate::sip::txn::shrink_map;
         shrink_map(&mut self.entries);
         shrink_map(&mut self.by_a);
         shrink_map(&mut self.by_b);
@@ -329,10 +328,7 @@ impl SipCore {
         }) else {
             return self.respond_reason(&reply, &msg, source, 404, "Not Found (not a number of this tenant)", now);
         };
-        let extensions = &tenant.model.extensions;
-        let (Some(callee), Some(caller_ext)) =
-            (extensions.iter().find(|e| e.number == number), extensions.iter().find(|e| e.number == caller))
-        else {
+        let (Some(callee), Some(caller_ext)) = (tenant.extension(&number), tenant.extension(&caller)) else {
             return self.respond_reason(&reply, &msg, source, 404, "Not Found", now);
         };
         let limits = &tenant.model.tenant.limits;

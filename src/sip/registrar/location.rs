@@ -7,7 +7,9 @@
 //! never scan all bindings on a hot path (expire, flow close, lookup), never keep an index
 //! entry for a binding that is gone, and never exceed its [`LocationLimits`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::fast_map::FastMap;
 use std::sync::Arc;
 
 use super::binding::{Binding, LocationChange, RemoveReason};
@@ -70,11 +72,11 @@ pub enum RestoreOutcome {
 #[derive(Debug, Default)]
 pub struct Location {
     pub(super) limits: LocationLimits,
-    aors: HashMap<Arc<AorKey>, Vec<Slot>>,
+    aors: FastMap<Arc<AorKey>, Vec<Slot>>,
     /// (expires_at, aor, slot id): the next expiry is the first entry.
     expiry: BTreeSet<(u64, Arc<AorKey>, u64)>,
     /// flow id -> bindings on that connection.
-    flows: HashMap<u64, Vec<(Arc<AorKey>, u64)>>,
+    flows: FastMap<u64, Vec<(Arc<AorKey>, u64)>>,
     next_id: u64,
     total: usize,
 }
@@ -260,13 +262,13 @@ impl Location {
     }
 }
 
-fn index_flow(flows: &mut HashMap<u64, Vec<(Arc<AorKey>, u64)>>, flow: Option<u64>, key: &Arc<AorKey>, id: u64) {
+fn index_flow(flows: &mut FastMap<u64, Vec<(Arc<AorKey>, u64)>>, flow: Option<u64>, key: &Arc<AorKey>, id: u64) {
     if let Some(f) = flow {
         flows.entry(f).or_default().push((Arc::clone(key), id));
     }
 }
 
-fn unindex_flow(flows: &mut HashMap<u64, Vec<(Arc<AorKey>, u64)>>, flow: Option<u64>, key: &Arc<AorKey>, id: u64) {
+fn unindex_flow(flows: &mut FastMap<u64, Vec<(Arc<AorKey>, u64)>>, flow: Option<u64>, key: &Arc<AorKey>, id: u64) {
     let Some(f) = flow else { return };
     if let Some(list) = flows.get_mut(&f) {
         list.retain(|(k, i)| !(*i == id && k == key));

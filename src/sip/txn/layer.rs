@@ -7,7 +7,7 @@
 //! It is bounded by [`TxnConfig::max_transactions`]; terminated transactions are removed
 //! at once. It must never do I/O, read a clock, or panic on what a peer sent.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,6 +23,7 @@ use super::peer::{Peer, TxnPeer};
 use super::server_invite::ServerInvite;
 use super::server_non_invite::ServerNonInvite;
 use super::timers::TimerConfig;
+use crate::fast_map::{FastMap, shrink_map};
 use crate::sip::msg::Limits;
 use crate::sip::msg::Message;
 use crate::sip::msg::Method;
@@ -59,19 +60,13 @@ struct Entry<P> {
     response_to_tag: Option<Box<str>>,
 }
 
-/// Shrinks `map` to twice its length once it uses under a quarter of its capacity.
-pub(crate) fn shrink_map<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
-    if map.capacity() > 1024 && map.len() * 4 < map.capacity() {
-        map.shrink_to(map.len() * 2);
-    }
-}
-
 /// All transactions of one SIP endpoint.
 #[derive(Debug)]
 pub struct TxnLayer<P: TxnPeer = Peer> {
     config: TxnConfig,
-    entries: HashMap<u64, Entry<P>>,
-    index: HashMap<TxnKey, u64>,
+    /// Boxed: an entry is a few hundred bytes, and growing the table moves every entry.
+    entries: FastMap<u64, Box<Entry<P>>>,
+    index: FastMap<TxnKey, u64>,
     timers: BTreeSet<(Instant, u64)>,
     next_id: u64,
     transmits: VecDeque<Transmit<P>>,
@@ -83,8 +78,8 @@ impl<P: TxnPeer> TxnLayer<P> {
     pub fn new(config: TxnConfig) -> TxnLayer<P> {
         TxnLayer {
             config,
-            entries: HashMap::new(),
-            index: HashMap::new(),
+            entries: FastMap::default(),
+            index: FastMap::default(),
             timers: BTreeSet::new(),
             next_id: 0,
             transmits: VecDeque::new(),
@@ -329,7 +324,7 @@ impl<P: TxnPeer> TxnLayer<P> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.index.insert(key.clone(), id);
-        self.entries.insert(id, Entry { key, peer, machine, scheduled: None, response_to_tag: None });
+        self.entries.insert(id, Box::new(Entry { key, peer, machine, scheduled: None, response_to_tag: None }));
         self.settle(id);
         id
     }
@@ -366,23 +361,5 @@ impl<P: TxnPeer> TxnLayer<P> {
         if let Some(at) = entry.scheduled {
             self.timers.insert((at, id));
         }
-    }
-}
-
-#[cfg(test)]
-mod shrink_tests {
-    use super::*;
-
-    #[test]
-    fn shrink_map_gives_space_back_after_a_burst() {
-        let mut map: HashMap<u64, [u8; 64]> = (0..100_000).map(|i| (i, [0; 64])).collect();
-        map.retain(|k, _| *k < 1_000);
-        let before = map.capacity();
-        shrink_map(&mut map);
-        assert!(map.capacity() < before / 10, "{} -> {}", before, map.capacity());
-        assert_eq!(map.len(), 1_000);
-        let small = map.capacity();
-        shrink_map(&mut map);
-        assert_eq!(map.capacity(), small, "nothing to do at a healthy load");
     }
 }

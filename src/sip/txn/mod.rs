@@ -61,7 +61,6 @@ mod tests;
 pub use error::TxnError;
 pub use event::{Transmit, TxnEvent};
 pub use key::{Role, TxnKey};
-pub(crate) use layer::shrink_map;
 pub use layer::{TxnConfig, TxnLayer};
 pub use peer::{Peer, PeerTransport, TxnPeer};
 pub use timers::TimerConfig;
