@@ -214,6 +214,39 @@ fn session_removal_frees_ports_and_limits_hold() {
     assert!([next.local_rtp(Leg::A), next.local_rtp(Leg::B)].contains(&port), "the released pair is used again");
 }
 
+/// A released pair stays open, and in its worker's epoll set, for a later call; a pair that
+/// something reached while resting (the last call's peer still sending) is closed instead.
+#[test]
+fn warm_pairs_carry_the_next_call_unless_a_stray_stream_reached_them() {
+    let relay = relay(42140..=42171, RelayConfig::default()); // 16 pairs, 4 of them may stay warm
+    let cfg = |s: &UdpSocket| LegConfig { payload_types: vec![0], ..LegConfig::new(Some(s.local_addr().unwrap())) };
+    let (a, b) = (endpoint(), endpoint());
+    let first = relay.create_session(cfg(&a), cfg(&b)).unwrap();
+    let (old_a, old_b) = (first.local_rtp(Leg::A), first.local_rtp(Leg::B));
+    a.send_to(&rtp(0, 1, 160, 0xa), old_a).unwrap();
+    assert_eq!(recv(&b).1, old_b);
+    drop(first);
+    let until = Instant::now() + Duration::from_secs(2);
+    while relay.pool().available() < 16 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    a.send_to(&rtp(0, 2, 320, 0xa), old_a).unwrap(); // its BYE got lost, say
+    std::thread::sleep(pbx::media::relay::WARM_REST + Duration::from_millis(50));
+
+    let (c, d) = (endpoint(), endpoint());
+    let second = relay.create_session(cfg(&c), cfg(&d)).unwrap();
+    let ports = [second.local_rtp(Leg::A), second.local_rtp(Leg::B)];
+    assert!(!ports.contains(&old_a), "the pair the stray packet reached is not reused");
+    assert!(ports.contains(&old_b), "the quiet pair is");
+    for seq in 0..20u16 {
+        c.send_to(&rtp(0, seq, u32::from(seq) * 160, 0xc), ports[0]).unwrap();
+        assert_eq!(recv(&d), (rtp(0, seq, u32::from(seq) * 160, 0xc), ports[1]), "C->D packet {seq}");
+        d.send_to(&rtp(0, seq, u32::from(seq) * 160, 0xd), ports[1]).unwrap();
+        assert_eq!(recv(&c), (rtp(0, seq, u32::from(seq) * 160, 0xd), ports[0]), "D->C packet {seq}");
+    }
+    assert!(nothing_arrives(&a) && nothing_arrives(&b), "nothing of the new call reaches the old peers");
+}
+
 #[test]
 fn exhausted_pool_is_a_clear_error() {
     let relay = relay(42110..=42113, RelayConfig::default()); // 2 pairs: one session

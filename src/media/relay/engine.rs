@@ -120,6 +120,7 @@ impl Relay {
             let waker = Arc::new(Waker::new().map_err(RelayError::io("eventfd"))?);
             let (tx, rx) = mpsc::channel();
             let settings = WorkerSettings {
+                index: i,
                 batch: config.batch,
                 inactivity_timeout: config.inactivity_timeout,
                 coalesce: config.coalesce,
@@ -165,13 +166,18 @@ impl Relay {
             .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
             .map_err(|_| RelayError::TooManySessions { max })?;
         let slot = SessionSlot(Arc::clone(&self.shared)); // gives the count back on any early return
-        let ports = [self.pool.allocate()?, self.pool.allocate()?];
+        let (index, worker) = self
+            .workers
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, w)| w.sessions.load(Relaxed))
+            .ok_or(RelayError::ShutDown)?;
+        let ports = [self.pool.allocate_for(Some(index))?, self.pool.allocate_for(Some(index))?];
         let local = [(ports[0].rtp_addr(), ports[0].rtcp_addr()), (ports[1].rtp_addr(), ports[1].rtcp_addr())];
         let now = Instant::now();
         let shared = Arc::new(SessionShared::new(&a, &b, self.shared.origin));
         let core = SessionCore::new(&a, &b, self.latch, Arc::clone(&shared), now);
         let id = SessionId(self.shared.next_id.fetch_add(1, Relaxed));
-        let worker = self.workers.iter().min_by_key(|w| w.sessions.load(Relaxed)).ok_or(RelayError::ShutDown)?;
         worker.send(Control::Add(Box::new(NewSession { id, core, ports })))?;
         worker.sessions.fetch_add(1, Relaxed);
         Ok(SessionHandle { id, shared, local, worker: Arc::clone(worker), _slot: slot })

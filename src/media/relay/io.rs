@@ -19,7 +19,7 @@ use std::time::Duration;
 /// Largest datagram the relay forwards; longer ones are truncated by the kernel and dropped.
 pub const MAX_DATAGRAM: usize = 2048;
 
-/// An epoll instance (level-triggered, read interest only).
+/// An epoll instance (read interest only).
 #[derive(Debug)]
 pub struct Poller {
     fd: OwnedFd,
@@ -58,19 +58,21 @@ impl Poller {
         Ok(Poller { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
     }
 
-    /// Watch `fd` for readability; `token` comes back from [`Poller::wait`].
+    /// Watch `fd` for readability, level-triggered; `token` comes back from [`Poller::wait`].
     pub fn add(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
-        // SAFETY: both descriptors are open for the duration of the call; ev is a valid pointer.
-        let rc = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) };
-        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        self.ctl_add(fd, libc::EPOLLIN as u32, token)
     }
 
-    /// Stop watching `fd` (closing it does the same).
-    pub fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        // SAFETY: both descriptors are open; a null event is allowed for EPOLL_CTL_DEL.
-        let rc =
-            unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), std::ptr::null_mut()) };
+    /// Watch `fd` edge-triggered: reported when datagrams arrive, not while they wait, so the
+    /// caller must read until the socket is empty (or come back to it by itself).
+    pub fn add_edge(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
+        self.ctl_add(fd, (libc::EPOLLIN | libc::EPOLLET) as u32, token)
+    }
+
+    fn ctl_add(&self, fd: BorrowedFd<'_>, events: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: both descriptors are open for the duration of the call; ev is a valid pointer.
+        let rc = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) };
         if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 

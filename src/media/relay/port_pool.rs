@@ -9,6 +9,9 @@
 //! creating, binding and closing four sockets was 7% of a call's CPU. A warm pair is reused
 //! only after resting [`WARM_REST`] with nothing arriving on it, so RTP still flowing from
 //! the last call's peer (a lost BYE) never reaches the next call: such a pair is closed.
+//! A warm pair stays in the epoll set of the worker it served (edge-triggered, so what
+//! arrives meanwhile stays queued for that check) and goes back only to that worker: no
+//! `epoll_ctl` per call, and never one socket in two workers' sets.
 
 use std::collections::VecDeque;
 use std::io;
@@ -77,7 +80,11 @@ struct Warm {
     rtcp: UdpSocket,
     port: u16,
     since: Instant,
+    worker: Option<usize>,
 }
+
+/// How many rested warm pairs an allocation looks through for one of its worker's.
+const WARM_SCAN: usize = 64;
 
 /// A leased RTP/RTCP pair: two bound non-blocking sockets. Dropping it closes the sockets, then
 /// gives the ports back.
@@ -87,6 +94,8 @@ pub struct PortPair {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     ip: IpAddr,
+    /// The relay worker whose epoll set holds both sockets, once one has added them.
+    worker: Option<usize>,
     lease: Lease,
 }
 
@@ -137,7 +146,13 @@ impl PortPool {
     /// Lease a pair: the first free even port whose pair binds. Ports that fail to bind are put
     /// back at the end of the queue and skipped.
     pub fn allocate(&self) -> Result<PortPair, RelayError> {
-        if let Some(pair) = self.take_warm(Instant::now()) {
+        self.allocate_for(None)
+    }
+
+    /// Lease a pair for relay worker `worker`: a warm pair only if no worker, or that one,
+    /// watches it.
+    pub fn allocate_for(&self, worker: Option<usize>) -> Result<PortPair, RelayError> {
+        if let Some(pair) = self.take_warm(Instant::now(), worker) {
             return Ok(pair);
         }
         match self.bind_free() {
@@ -164,7 +179,7 @@ impl PortPool {
             let Some(port) = free.pop_front() else { break };
             match bind_pair(&pool.config, port) {
                 Ok((rtp, rtcp)) => {
-                    return Ok(self.leased(rtp, rtcp, port));
+                    return Ok(self.leased(rtp, rtcp, port, None));
                 }
                 Err(e) => {
                     free.push_back(port);
@@ -181,25 +196,32 @@ impl PortPool {
         lock(&self.inner.free).len() + lock(&self.inner.warm).len()
     }
 
-    fn leased(&self, rtp: UdpSocket, rtcp: UdpSocket, port: u16) -> PortPair {
+    fn leased(&self, rtp: UdpSocket, rtcp: UdpSocket, port: u16, worker: Option<usize>) -> PortPair {
         let lease = Lease { pool: Some(Arc::clone(&self.inner)), rtp_port: port };
-        PortPair { rtp, rtcp, ip: self.inner.config.ip, lease }
+        PortPair { rtp, rtcp, ip: self.inner.config.ip, worker, lease }
     }
 
-    /// The oldest warm pair once it has rested, if nothing arrived on it meanwhile. Pairs
-    /// that received something, and pairs idle too long, are closed on the way.
-    fn take_warm(&self, now: Instant) -> Option<PortPair> {
+    /// The oldest warm pair that has rested, is `worker`'s (or no worker's), and received
+    /// nothing meanwhile. Pairs that received something, and pairs idle too long, are closed
+    /// on the way.
+    fn take_warm(&self, now: Instant, worker: Option<usize>) -> Option<PortPair> {
         loop {
             let warm = {
                 let mut warm = lock(&self.inner.warm);
-                match warm.front() {
-                    Some(w) if now.duration_since(w.since) >= WARM_REST => warm.pop_front()?,
-                    _ => return None,
+                let rested = warm.iter().take(WARM_SCAN).take_while(|w| now.duration_since(w.since) >= WARM_REST);
+                let mut found = None;
+                for (i, w) in rested.enumerate() {
+                    let stale = now.duration_since(w.since) >= WARM_IDLE;
+                    if stale || w.worker.is_none() || w.worker == worker {
+                        found = Some(i);
+                        break;
+                    }
                 }
+                warm.remove(found?)?
             };
             let fresh = now.duration_since(warm.since) < WARM_IDLE;
             if fresh && !drain(&warm.rtp) && !drain(&warm.rtcp) {
-                return Some(self.leased(warm.rtp, warm.rtcp, warm.port));
+                return Some(self.leased(warm.rtp, warm.rtcp, warm.port, warm.worker));
             }
             retire(&self.inner, warm);
         }
@@ -232,6 +254,16 @@ impl PortPair {
         &self.rtcp
     }
 
+    /// The relay worker whose epoll set holds this pair's sockets.
+    pub fn worker(&self) -> Option<usize> {
+        self.worker
+    }
+
+    /// Records that `worker` added both sockets to its epoll set.
+    pub fn set_worker(&mut self, worker: usize) {
+        self.worker = Some(worker);
+    }
+
     /// Local RTP address, for the SDP `c=`/`m=` lines.
     pub fn rtp_addr(&self) -> SocketAddr {
         SocketAddr::new(self.ip, self.lease.rtp_port)
@@ -245,9 +277,9 @@ impl PortPair {
     /// Hands the pair back after a call, kept open for a later call when the pool has room
     /// for it (dropping it instead closes the sockets and frees the ports).
     pub fn release(self) {
-        let PortPair { rtp, rtcp, ip: _, mut lease } = self;
+        let PortPair { rtp, rtcp, ip: _, worker, mut lease } = self;
         let Some(pool) = lease.pool.take() else { return };
-        let warm = Warm { rtp, rtcp, port: lease.rtp_port, since: Instant::now() };
+        let warm = Warm { rtp, rtcp, port: lease.rtp_port, since: Instant::now(), worker };
         let mut kept = lock(&pool.warm);
         if kept.len() < pool.warm_cap {
             kept.push_back(warm);
@@ -350,10 +382,25 @@ mod tests {
         pair.release();
         assert_eq!(pool.available(), 8, "a warm pair counts as available");
         let now = Instant::now();
-        assert!(pool.take_warm(now).is_none(), "not before it has rested");
-        let again = pool.take_warm(now + WARM_REST).expect("rested and quiet");
+        assert!(pool.take_warm(now, None).is_none(), "not before it has rested");
+        let again = pool.take_warm(now + WARM_REST, None).expect("rested and quiet");
         assert_eq!(again.rtp_addr().port(), port);
         assert_eq!(again.rtp().local_addr().unwrap().port(), port, "the same open socket");
+    }
+
+    #[test]
+    fn a_warm_pair_goes_back_only_to_the_worker_that_watches_it() {
+        let pool = PortPool::new(PortPoolConfig::new(LOCAL, 41180..=41195)).unwrap();
+        let mut pair = pool.allocate_for(Some(0)).unwrap();
+        assert_eq!(pair.worker(), None, "a fresh pair is in no epoll set yet");
+        pair.set_worker(0);
+        let port = pair.rtp_addr().port();
+        pair.release();
+        let later = Instant::now() + WARM_REST;
+        assert!(pool.take_warm(later, Some(1)).is_none(), "worker 1 never gets worker 0's pair");
+        assert!(pool.take_warm(later, None).is_none());
+        let again = pool.take_warm(later, Some(0)).expect("worker 0 gets it back");
+        assert_eq!((again.rtp_addr().port(), again.worker()), (port, Some(0)));
     }
 
     #[test]
@@ -366,7 +413,7 @@ mod tests {
         let peer = UdpSocket::bind((LOCAL, 0)).unwrap();
         peer.send_to(&[0x80; 172], rtp).unwrap();
         std::thread::sleep(Duration::from_millis(20)); // loopback delivery
-        assert!(pool.take_warm(Instant::now() + WARM_REST).is_none(), "the stream disqualifies it");
+        assert!(pool.take_warm(Instant::now() + WARM_REST, None).is_none(), "the stream disqualifies it");
         assert_eq!(pool.available(), 8);
         let next = pool.allocate().unwrap();
         assert_ne!(next.rtp_addr().port(), port, "its port went to the back of the queue, closed");

@@ -1,7 +1,7 @@
 //! A relay worker: one OS thread, one epoll set, the sockets of its sessions.
 //!
-//! Exists to move packets with as few syscalls as possible: level-triggered epoll tells which
-//! sockets are readable, `recvmmsg` drains up to a batch from one socket, the session core
+//! Exists to move packets with as few syscalls as possible: edge-triggered epoll tells which
+//! sockets became readable, `recvmmsg` drains them a batch at a time, the session core
 //! judges each datagram, and one `sendmmsg` forwards the accepted ones in place from the other
 //! leg's socket. Control messages arrive over a channel plus an eventfd wake-up; inactivity is
 //! checked on a coarse tick. It must never block on anything but `epoll_wait`, never allocate
@@ -20,11 +20,12 @@ use crate::media::relay::port_pool::PortPair;
 use crate::media::relay::session::{Channel, Leg, SessionCore};
 use crate::media::relay::tap::Tap;
 
-/// Token of the worker's eventfd; session tokens are `slot << 2 | socket` and never reach it.
+/// Token of the worker's eventfd; socket tokens are `port << 1 | rtcp` and never reach it.
 const WAKE: u64 = u64::MAX;
 /// Ready descriptors taken per `epoll_wait`.
 const EVENTS: usize = 1024;
-/// `recvmmsg` calls per readiness event before moving on (level-triggered epoll comes back).
+/// `recvmmsg` calls per socket before moving on to the others; a socket not drained by then
+/// goes to the backlog (edge-triggered epoll will not report it again).
 const MAX_ROUNDS: usize = 4;
 
 /// Requests from session handles to the worker that owns the session.
@@ -74,18 +75,21 @@ impl Entry {
     }
 }
 
-fn decode(token: u64) -> (usize, Leg, Channel) {
-    let leg = if token & 2 == 0 { Leg::A } else { Leg::B };
+/// A socket's token is its port (and which of the pair it is), not its session: a warm pair
+/// stays in the epoll set between calls, so its token must outlive them.
+fn decode(token: u64) -> (u16, Channel) {
     let ch = if token & 1 == 0 { Channel::Rtp } else { Channel::Rtcp };
-    ((token >> 2) as usize, leg, ch)
+    ((token >> 1) as u16, ch)
 }
 
-fn encode(slot: usize, leg: Leg, ch: Channel) -> u64 {
-    (slot as u64) << 2 | (leg.index() as u64) << 1 | u64::from(ch == Channel::Rtcp)
+fn encode(rtp_port: u16, ch: Channel) -> u64 {
+    u64::from(rtp_port) << 1 | u64::from(ch == Channel::Rtcp)
 }
 
 /// Settings a worker runs with.
 pub(crate) struct WorkerSettings {
+    /// This worker's place among the relay's workers.
+    pub index: usize,
     pub batch: usize,
     pub inactivity_timeout: Duration,
     pub coalesce: Duration,
@@ -99,6 +103,10 @@ pub(crate) struct Worker {
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
     by_id: FastMap<SessionId, usize>,
+    /// RTP port of each leg's pair to its session's slot and leg.
+    by_port: FastMap<u16, (usize, Leg)>,
+    /// Tokens of sockets that may still hold datagrams.
+    backlog: Vec<u64>,
     batch: RecvBatch,
     fwd: Vec<u16>,
     settings: WorkerSettings,
@@ -123,6 +131,8 @@ impl Worker {
             slots: Vec::new(),
             free: Vec::new(),
             by_id: FastMap::default(),
+            by_port: FastMap::default(),
+            backlog: Vec::new(),
             batch,
             fwd,
             settings,
@@ -134,8 +144,12 @@ impl Worker {
         let tick = (self.settings.inactivity_timeout / 8).clamp(Duration::from_millis(5), Duration::from_secs(1));
         let mut events = Events::with_capacity(EVENTS);
         let mut next_tick = Instant::now() + tick;
+        let mut backlog = Vec::new();
         loop {
-            let timeout = next_tick.saturating_duration_since(Instant::now());
+            let timeout = match self.backlog.is_empty() {
+                true => next_tick.saturating_duration_since(Instant::now()),
+                false => Duration::ZERO,
+            };
             let ready = match self.poller.wait(&mut events, Some(timeout)) {
                 Ok(n) => n,
                 Err(_) => {
@@ -144,6 +158,10 @@ impl Worker {
                     0
                 }
             };
+            std::mem::swap(&mut backlog, &mut self.backlog);
+            for token in backlog.drain(..) {
+                self.readable(token);
+            }
             let mut control = false;
             for token in events.tokens() {
                 if token == WAKE {
@@ -163,7 +181,8 @@ impl Worker {
                 self.housekeeping(now);
                 next_tick = now + tick;
             }
-            // Coalesce: let packets gather for a while unless the last wait was already full.
+            // Coalesce: let packets (and control messages: calls start and end in bursts)
+            // gather for a while unless the last wait was already full.
             if ready > 0 && ready < EVENTS && !self.settings.coalesce.is_zero() {
                 std::thread::sleep(self.settings.coalesce);
             }
@@ -171,13 +190,22 @@ impl Worker {
     }
 
     fn readable(&mut self, token: u64) {
-        let (slot, leg, ch) = decode(token);
+        let (port, ch) = decode(token);
+        // A warm pair between calls, or a late event for a closed socket: what waits there is
+        // left for the pool's check before the pair's next call.
+        let Some(&(slot, leg)) = self.by_port.get(&port) else { return };
         let Some(Some(entry)) = self.slots.get_mut(slot) else { return };
         let to = leg.other();
-        for _ in 0..MAX_ROUNDS {
+        for round in 0..MAX_ROUNDS {
             let n = match self.batch.recv(entry.socket(leg, ch).as_fd()) {
                 Ok(n) => n,
-                Err(_) => break, // e.g. a queued ICMP error; the next readiness retries
+                // A queued ICMP error, reported once: datagrams may wait behind it.
+                Err(_) => {
+                    if round + 1 == MAX_ROUNDS {
+                        self.backlog.push(token);
+                    }
+                    continue;
+                }
             };
             if n == 0 {
                 break;
@@ -210,7 +238,10 @@ impl Worker {
                 }
             }
             if n < self.batch.capacity() {
-                break;
+                break; // drained: the next datagram is a new edge
+            }
+            if round + 1 == MAX_ROUNDS {
+                self.backlog.push(token);
             }
         }
     }
@@ -259,13 +290,22 @@ impl Worker {
 
     fn add(&mut self, new: NewSession) {
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        let entry = Entry { id: new.id, core: new.core, ports: new.ports, tap: None };
+        let mut entry = Entry { id: new.id, core: new.core, ports: new.ports, tap: None };
         let mut result = Ok(());
-        for leg in [Leg::A, Leg::B] {
-            for ch in [Channel::Rtp, Channel::Rtcp] {
-                if result.is_ok() {
-                    result = self.poller.add(entry.socket(leg, ch).as_fd(), encode(slot, leg, ch));
-                }
+        for pair in &mut entry.ports {
+            let port = pair.rtp_addr().port();
+            if pair.worker() == Some(self.settings.index) {
+                // Still in the set from its last call: look at RTP once, in case a packet
+                // arrived since the pool checked it (that edge found no session here). An
+                // RTCP report waiting there goes out with the next one.
+                self.backlog.push(encode(port, Channel::Rtp));
+                continue;
+            }
+            result = result
+                .and_then(|()| self.poller.add_edge(pair.rtp().as_fd(), encode(port, Channel::Rtp)))
+                .and_then(|()| self.poller.add_edge(pair.rtcp().as_fd(), encode(port, Channel::Rtcp)));
+            if result.is_ok() {
+                pair.set_worker(self.settings.index);
             }
         }
         if let Err(e) = result {
@@ -275,6 +315,9 @@ impl Worker {
                 self.free.push(slot);
             }
             return;
+        }
+        for leg in [Leg::A, Leg::B] {
+            self.by_port.insert(entry.ports[leg.index()].rtp_addr().port(), (slot, leg));
         }
         if slot == self.slots.len() {
             self.slots.push(Some(entry));
@@ -287,11 +330,9 @@ impl Worker {
     fn remove(&mut self, id: SessionId) {
         let Some(slot) = self.by_id.remove(&id) else { return };
         if let Some(entry) = self.slots.get_mut(slot).and_then(Option::take) {
-            // The pairs may stay open (warm, for a later call), so they leave the set here.
-            let Entry { ports, .. } = entry;
-            for pair in ports {
-                let _ = self.poller.delete(pair.rtp().as_fd());
-                let _ = self.poller.delete(pair.rtcp().as_fd());
+            // The pairs may stay open (warm, for a later call) and in this worker's set.
+            for pair in entry.ports {
+                self.by_port.remove(&pair.rtp_addr().port());
                 pair.release();
             }
             self.free.push(slot);
@@ -313,13 +354,11 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        for slot in [0usize, 1, 4095, 1 << 40] {
-            for leg in [Leg::A, Leg::B] {
-                for ch in [Channel::Rtp, Channel::Rtcp] {
-                    let t = encode(slot, leg, ch);
-                    assert_ne!(t, WAKE);
-                    assert_eq!(decode(t), (slot, leg, ch));
-                }
+        for port in [0u16, 1, 20_000, u16::MAX] {
+            for ch in [Channel::Rtp, Channel::Rtcp] {
+                let t = encode(port, ch);
+                assert_ne!(t, WAKE);
+                assert_eq!(decode(t), (port, ch));
             }
         }
     }
