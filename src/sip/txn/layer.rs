@@ -38,8 +38,9 @@ pub struct TxnConfig {
     /// Most transactions alive at once; beyond it new requests are
     /// [`TxnEvent::Rejected`] with [`TxnError::Full`]. Example: `10000`.
     pub max_transactions: usize,
-    /// Send `100 Trying` as soon as an INVITE server transaction is created (RFC 3261
-    /// §17.2.1 allows it at once). When `false` the TU sends it. Example: `true`.
+    /// Send `100 Trying` for a new INVITE server transaction with the next transmits taken,
+    /// unless the TU has answered it by then (RFC 3261 §17.2.1: only a TU that will not
+    /// answer within 200 ms needs it). When `false` the TU sends it. Example: `true`.
     pub auto_trying: bool,
 }
 
@@ -70,6 +71,9 @@ pub struct TxnLayer<P: TxnPeer = Peer> {
     timers: BTreeSet<(Instant, u64)>,
     next_id: u64,
     transmits: VecDeque<Transmit<P>>,
+    /// INVITE server transactions whose `100 Trying` goes out with the next transmits,
+    /// unless the TU answers first.
+    trying: Vec<(u64, Bytes, Instant)>,
     events: VecDeque<TxnEvent<P>>,
     evicted: u64,
 }
@@ -83,6 +87,7 @@ impl<P: TxnPeer> TxnLayer<P> {
             timers: BTreeSet::new(),
             next_id: 0,
             transmits: VecDeque::new(),
+            trying: Vec::new(),
             events: VecDeque::new(),
             evicted: 0,
         }
@@ -150,12 +155,7 @@ impl<P: TxnPeer> TxnLayer<P> {
         };
         let id = self.insert(key.clone(), source.clone(), machine);
         if invite && self.config.auto_trying {
-            let trying = ResponseBuilder::new(&msg, 100).build();
-            if let Some(entry) = self.entries.get_mut(&id)
-                && let Ok(effects) = entry.machine.send_response(100, trying, now)
-            {
-                self.apply(id, effects);
-            }
+            self.trying.push((id, ResponseBuilder::new(&msg, 100).build(), now));
         }
         Some(TxnEvent::Request { key, msg, source })
     }
@@ -253,7 +253,22 @@ impl<P: TxnPeer> TxnLayer<P> {
 
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit<P>> {
+        self.send_due_trying();
         self.transmits.pop_front()
+    }
+
+    /// Sends the `100 Trying` of INVITEs the TU has not answered by now. Deferred to here so
+    /// a TU that answers at once (a 407 challenge, a 486) sends one response, not two.
+    fn send_due_trying(&mut self) {
+        for (id, trying, at) in std::mem::take(&mut self.trying) {
+            if let Some(entry) = self.entries.get_mut(&id)
+                && let Machine::Ist(ist) = &entry.machine
+                && ist.unanswered()
+                && let Ok(effects) = entry.machine.send_response(100, trying, at)
+            {
+                self.apply(id, effects);
+            }
+        }
     }
 
     /// The next event for the TU (timeouts, transport errors, terminations).

@@ -40,6 +40,11 @@ impl ServerInvite {
         self.state
     }
 
+    /// True until the first response (provisional or final) is sent.
+    pub(crate) fn unanswered(&self) -> bool {
+        self.state == TxnState::Proceeding && self.last.is_none()
+    }
+
     pub(crate) fn deadline(&self) -> Option<Instant> {
         earliest([self.retransmit.map(|r| r.at), self.deadline])
     }

@@ -33,6 +33,22 @@ fn trying_is_sent_at_once_and_retransmitted_invites_get_the_last_response() {
 }
 
 #[test]
+fn an_invite_answered_before_the_transmits_are_taken_gets_no_trying() {
+    let mut layer: TxnLayer<Peer> = TxnLayer::new(TxnConfig::default());
+    let now = Instant::now();
+    let client = Peer { transport: PeerTransport::Udp, addr: "192.0.2.1:5060".parse().unwrap() };
+    let invite = parse(&request("INVITE", "z9hG4bKs9", 1));
+    let Some(TxnEvent::Request { key, msg, .. }) = layer.handle_incoming(invite, client, now) else {
+        panic!("the INVITE reaches the TU");
+    };
+    // The TU challenges at once, as pbxd does an INVITE without credentials.
+    layer.send_response(&key, ResponseBuilder::new(&msg, 407).to_tag("bob1").build(), now).unwrap();
+    let sent: Vec<Bytes> = std::iter::from_fn(|| layer.poll_transmit()).map(|t| t.bytes).collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with(b"SIP/2.0 407"));
+}
+
+#[test]
 fn trying_waits_for_the_tu_when_auto_trying_is_off() {
     let config = TxnConfig { auto_trying: false, ..TxnConfig::default() };
     let mut p = Pair::with_config(PeerTransport::Udp, config);
