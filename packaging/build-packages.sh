@@ -42,7 +42,7 @@ Version: $version
 Architecture: amd64
 Maintainer: pbx developers <pbx@example.net>
 Depends: libc6 (>= 2.36), systemd
-Suggests: mariadb-server | postgresql
+Suggests: mariadb-server | postgresql, nftables
 Section: net
 Priority: optional
 Description: multi-tenant IP PBX: pbxd daemon and pbxctl CLI

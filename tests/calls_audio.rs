@@ -4,6 +4,7 @@
 //! tone, loud, not silence; the SDP each phone got must name pbxd's relay; and the CDR must
 //! show the call answered with RTP counted on both legs. 102 records its calls: pbxd's
 //! recording, fetched through the API, must hold 101's tone on the left and 102's on the right.
+//! A second call does the same with the RTP forwarded in the kernel.
 
 mod common;
 
@@ -94,6 +95,22 @@ fn free_pair() -> u16 {
         {
             return p;
         }
+    }
+}
+
+/// 101 heard 102's 1300 Hz tone and 102 heard 101's 700 Hz, loud, for at least `secs`.
+fn assert_each_heard_the_other(alice: &Softphone, bob: &Softphone, secs: f64) {
+    let heard_by_alice = read_samples(&recording(&alice.dir.join("rec")));
+    let heard_by_bob = read_samples(&recording(&bob.dir.join("rec")));
+    for (who, samples, want, other) in [("101", &heard_by_alice, 1300.0, 700.0), ("102", &heard_by_bob, 700.0, 1300.0)]
+    {
+        let level = rms(samples);
+        let margin = power_db(samples, want) - power_db(samples, other);
+        let heard = samples.len() as f64 / f64::from(RATE);
+        eprintln!("{who} heard {heard:.1} s, RMS {level:.0}, {want} Hz {margin:.1} dB above {other} Hz");
+        assert!(heard >= secs, "{who} recorded {heard:.1} s, under {secs} s");
+        assert!(level > 1000.0, "{who} heard (near) silence: RMS {level:.0}");
+        assert!(margin > 20.0, "{who} did not hear the other phone's {want} Hz tone: {margin:.1} dB");
     }
 }
 
@@ -208,20 +225,7 @@ fn two_baresip_phones_hear_each_other_through_the_relay() {
     alice.stop();
     bob.stop();
 
-    let heard_by_alice = read_samples(&recording(&alice.dir.join("rec")));
-    let heard_by_bob = read_samples(&recording(&bob.dir.join("rec")));
-    for (who, samples, want, other) in [("101", &heard_by_alice, 1300.0, 700.0), ("102", &heard_by_bob, 700.0, 1300.0)]
-    {
-        let level = rms(samples);
-        let margin = power_db(samples, want) - power_db(samples, other);
-        eprintln!(
-            "{who} heard {:.1} s, RMS {level:.0}, {want} Hz {margin:.1} dB above {other} Hz",
-            samples.len() as f64 / 8000.0
-        );
-        assert!(samples.len() >= 2 * RATE as usize, "{who} recorded under 2 s");
-        assert!(level > 1000.0, "{who} heard (near) silence: RMS {level:.0}");
-        assert!(margin > 20.0, "{who} did not hear the other phone's {want} Hz tone: {margin:.1} dB");
-    }
+    assert_each_heard_the_other(&alice, &bob, 2.0);
 
     // The media went through pbxd: each phone saw the relay's address in SDP and got RTP from it.
     let status = stdout(&pbxd.pbxctl(&["status"]));
@@ -267,6 +271,64 @@ fn two_baresip_phones_hear_each_other_through_the_relay() {
 }
 
 /// The two channels of a 16-bit stereo WAV.
+/// The same call with `[media] kernel_forwarding`: once both legs have latched, nftables
+/// forwards the RTP (its rule counters must move while the call is up), the phones still hear
+/// each other, and the rules are gone when the call is.
+#[test]
+fn two_baresip_phones_hear_each_other_through_kernel_forwarding() {
+    if !have_tool("baresip", "-h") {
+        return;
+    }
+    let nft = Command::new("nft").args(["list", "tables"]).output();
+    assert!(nft.is_ok_and(|o| o.status.success()), "this test needs nft and root: run tests/setup-services.sh");
+    let dir = tempfile::tempdir().unwrap();
+    let mut pbxd = Pbxd::configure(dir.path(), "", "");
+    let config = std::fs::read_to_string(&pbxd.config).unwrap() + "\n[media]\nkernel_forwarding = true\n";
+    std::fs::write(&pbxd.config, config).unwrap();
+    pbxd.spawn();
+    let tenants = copy_examples(dir.path());
+    assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
+    let server = pbxd.sip_addr("udp");
+    let rules = format!("pbx_relay_{}_0", pbxd.pid());
+    let forwarded = || -> Vec<u64> {
+        let out = Command::new("nft").args(["-j", "list", "set", "ip", &rules, "legs"]).output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let sets = json["nftables"].as_array().into_iter().flatten().filter_map(|i| i.get("set"));
+        let elems = sets.flat_map(|s| s["elem"].as_array().cloned().unwrap_or_default());
+        elems.filter_map(|e| e["elem"]["counter"]["packets"].as_u64()).collect()
+    };
+
+    let mut alice = Softphone::new(dir.path(), "101", 700.0, 6.0, "43000-43499", server);
+    let mut bob = Softphone::new(dir.path(), "102", 1300.0, 9.0, "43500-43999", server);
+    bob.start(25, &[]);
+    let bob_contact = format!("@127.0.0.1:{}", bob.port);
+    wait_for("102 to register", Duration::from_secs(10), || {
+        stdout(&pbxd.pbxctl(&["registrations"])).contains(&bob_contact)
+    });
+    alice.start(20, &[&format!("/dial sip:102@{ACME}")]);
+    wait_for("the kernel to forward both directions", Duration::from_secs(8), || {
+        let counts = forwarded();
+        counts.len() == 2 && counts.iter().all(|&n| n >= 50)
+    });
+    wait_for("the call to end on both phones", Duration::from_secs(15), || {
+        alice.log().contains("terminated") && bob.log().contains("terminated")
+    });
+    alice.stop();
+    bob.stop();
+    assert_each_heard_the_other(&alice, &bob, 4.0);
+    wait_for("the rules to go with the call", Duration::from_secs(5), || forwarded().is_empty());
+
+    wait_for("the CDR", Duration::from_secs(5), || stdout(&pbxd.pbxctl(&["cdr", "-o", "json"])).contains("answered"));
+    let cdrs: Vec<serde_json::Value> = serde_json::from_str(&stdout(&pbxd.pbxctl(&["cdr", "-o", "json"]))).unwrap();
+    for leg in cdrs[0]["legs"].as_array().unwrap() {
+        let (inbound, outbound) = (leg["packets_in"].as_u64().unwrap(), leg["packets_out"].as_u64().unwrap());
+        assert!(inbound > 250 && outbound > 250, "the kernel's packets count in the CDR too: {}", cdrs[0]);
+    }
+    pbxd.stop();
+    let tables = Command::new("nft").args(["list", "tables"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&tables.stdout).contains(&rules), "pbxd removes its table when it stops");
+}
+
 fn stereo_samples(wav: &[u8]) -> (Vec<f64>, Vec<f64>) {
     assert_eq!(&wav[..4], b"RIFF");
     assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");

@@ -247,6 +247,62 @@ fn warm_pairs_carry_the_next_call_unless_a_stray_stream_reached_them() {
     assert!(nothing_arrives(&a) && nothing_arrives(&b), "nothing of the new call reaches the old peers");
 }
 
+/// With kernel forwarding on, a session whose legs have latched is forwarded by nftables:
+/// packets arrive exactly as the relay would send them, are counted from the rules, and the
+/// rules are gone before the ports can serve another call. Needs root and nft (installed by
+/// tests/setup-services.sh).
+#[test]
+fn latched_sessions_are_forwarded_in_the_kernel() {
+    let nft = std::process::Command::new("nft").args(["list", "tables"]).output();
+    assert!(nft.is_ok_and(|o| o.status.success()), "this test needs nft and root: run tests/setup-services.sh");
+    let latch = LatchPolicy { window: Duration::from_millis(200), window_packets: 10, learn_ssrc: true };
+    // The inactivity timeout sets the worker's tick (an eighth of it), when it hands sessions over.
+    let config = RelayConfig {
+        kernel_forwarding: true,
+        latch,
+        inactivity_timeout: Duration::from_secs(2),
+        ..RelayConfig::default()
+    };
+    let relay = relay(42200..=42231, config);
+    let cfg = |s: &UdpSocket| LegConfig { payload_types: vec![0], ..LegConfig::new(Some(s.local_addr().unwrap())) };
+    let (a, b) = (endpoint(), endpoint());
+    let h = relay.create_session(cfg(&a), cfg(&b)).unwrap();
+    let (to_a, to_b) = (h.local_rtp(Leg::A), h.local_rtp(Leg::B));
+    let mut seq = 0u16;
+    let mut exchange = || {
+        a.send_to(&rtp(0, seq, u32::from(seq) * 160, 0xa), to_a).unwrap();
+        assert_eq!(recv(&b), (rtp(0, seq, u32::from(seq) * 160, 0xa), to_b), "A->B packet {seq}");
+        b.send_to(&rtp(0, seq, u32::from(seq) * 160, 0xb), to_b).unwrap();
+        assert_eq!(recv(&a), (rtp(0, seq, u32::from(seq) * 160, 0xb), to_a), "B->A packet {seq}");
+        seq += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while h.stats().a.rtp_packets_kernel < 20 || h.stats().b.rtp_packets_kernel < 20 {
+        assert!(Instant::now() < until, "never forwarded in the kernel: {:?}", h.stats());
+        exchange();
+    }
+    for _ in 0..50 {
+        exchange();
+    }
+    let sent = u64::from(seq);
+    let s = settle(&h, |s| s.a.rtp_packets_in == sent && s.b.rtp_packets_in == sent);
+    for leg in [&s.a, &s.b] {
+        assert_eq!((leg.rtp_packets_in, leg.rtp_bytes_in), (sent, sent * 172), "{s:?}");
+        assert_eq!((leg.rtp_packets_out, leg.rtp_bytes_out), (sent, sent * 172), "{s:?}");
+        assert!(leg.rtp_packets_kernel >= 70, "{s:?}");
+    }
+
+    drop(h);
+    let until = Instant::now() + Duration::from_secs(5);
+    while relay.pool().available() < 16 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(relay.pool().available(), 16, "the pairs come back once their rules are gone");
+    a.send_to(&rtp(0, seq, 0, 0xa), to_a).unwrap();
+    assert!(nothing_arrives(&b), "no rule forwards to the old peer any more");
+}
+
 #[test]
 fn exhausted_pool_is_a_clear_error() {
     let relay = relay(42110..=42113, RelayConfig::default()); // 2 pairs: one session

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 # Debian packages the tests need. Add more here (baresip-core, redis-server, ...).
-PACKAGES="mariadb-server postgresql sip-tester python3 python3-pip systemd rpm openssl baresip-core tmux"
+PACKAGES="mariadb-server postgresql sip-tester python3 python3-pip systemd rpm openssl baresip-core tmux nftables"
 
 DB=pbx_test DB_USER=pbx DB_PASS=pbx
 MYSQL_PORT=3306 PG_PORT=5432

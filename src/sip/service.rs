@@ -193,6 +193,7 @@ fn start_relay(media: &MediaConfig) -> anyhow::Result<Relay> {
         workers: media.workers,
         inactivity_timeout: media.inactivity_timeout.as_std(),
         max_sessions,
+        kernel_forwarding: media.kernel_forwarding,
         ..RelayConfig::default()
     };
     Relay::new(config, pool).map_err(|e| anyhow::anyhow!("RTP relay: {e}"))

@@ -2,7 +2,12 @@
 //! (172-byte RTP) both ways through the relay on 127.0.0.1.
 //!
 //! `cargo bench --bench relay -- [--sessions 500,1000,2000] [--secs 10]
-//! [--workers 1] [--gen-sockets 16] [--coalesce-us 500]`
+//! [--workers 1] [--gen-sockets 16] [--coalesce-us 500] [--kernel]`
+//!
+//! `--kernel` turns on kernel forwarding (root and nft): latched sessions are forwarded by
+//! nftables, whose work lands in softirq and in the sender's own CPU, not the relay's. The
+//! relay's CPU then counts the `nft` processes it runs; its packet counts come from the
+//! rules' counters, read every second (use `--secs 20` or more).
 //!
 //! The load generator runs as a child process (this binary with `generator`), so the relay
 //! process's /proc/self/stat holds only the relay's CPU. The generator sends from a few
@@ -41,22 +46,28 @@ fn main() {
     let sessions: Vec<usize> = opt("--sessions", "500,1000,2000").split(',').map(|s| s.parse().expect("N")).collect();
     let (secs, workers, sockets) = (num("--secs", "10"), num("--workers", "1"), num("--gen-sockets", "16"));
     let coalesce = Duration::from_micros(num("--coalesce-us", "500") as u64);
-    println!("workers {workers}, coalesce {coalesce:?}, generator sockets {sockets} per side, {secs} s per run");
+    let kernel = args.iter().any(|a| a == "--kernel");
+    println!(
+        "workers {workers}, coalesce {coalesce:?}, generator sockets {sockets} per side, {secs} s per run, \
+         kernel forwarding {}",
+        if kernel { "on" } else { "off" }
+    );
     println!(
         "| sessions | pps relayed | relay CPU µs/pkt | generator CPU µs/pkt | softirq µs/pkt (machine) | loss % | \
          jitter added µs (mean/max) | transit µs (p50/p99/max) | RSS/session | kernel slab/session |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for n in sessions {
-        run(n, secs, workers, sockets, coalesce);
+        run(n, secs, workers, sockets, coalesce, kernel);
     }
 }
 
-fn run(n: usize, secs: usize, workers: usize, sockets: usize, coalesce: Duration) {
+fn run(n: usize, secs: usize, workers: usize, sockets: usize, coalesce: Duration, kernel: bool) {
     let rss0 = meminfo_kb("/proc/self/status", "VmRSS:");
     let slab0 = meminfo_kb("/proc/meminfo", "Slab:");
     let pool = PortPool::new(PortPoolConfig::new(LOCAL, 20000..=29999)).expect("pool");
-    let config = RelayConfig { workers, max_sessions: n, coalesce, ..RelayConfig::default() };
+    let config =
+        RelayConfig { workers, max_sessions: n, coalesce, kernel_forwarding: kernel, ..RelayConfig::default() };
     let relay = Relay::new(config, pool).expect("relay");
 
     let exe = std::env::current_exe().expect("own path");
@@ -160,7 +171,7 @@ impl Sample {
         Sample {
             at: Instant::now(),
             relayed,
-            relay_cpu: proc_cpu("/proc/self/stat"),
+            relay_cpu: proc_cpu("/proc/self/stat") + children_cpu("/proc/self/stat"),
             gen_cpu: proc_cpu(&format!("/proc/{child}/stat")),
             softirq: f.get(6).copied().unwrap_or(0),
             idle: f.get(3).copied().unwrap_or(0),
@@ -171,12 +182,22 @@ impl Sample {
 
 /// utime + stime in clock ticks.
 fn proc_cpu(path: &str) -> u64 {
+    stat_ticks(path, [11, 12])
+}
+
+/// cutime + cstime: children waited for (the `nft` runs of kernel forwarding; the generator
+/// is waited for only after the last sample).
+fn children_cpu(path: &str) -> u64 {
+    stat_ticks(path, [13, 14])
+}
+
+/// The sum of two fields of a /proc stat file, counted from the one after the ")" closing
+/// the command name (field 3, state, is 0 here; utime, field 14, is 11).
+fn stat_ticks(path: &str, fields: [usize; 2]) -> u64 {
     let s = std::fs::read_to_string(path).unwrap_or_default();
     let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    // After ")" comes field 3 (state); utime and stime are fields 14 and 15.
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
+    fields.iter().map(|&i| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)).sum()
 }
 
 fn meminfo_kb(path: &str, key: &str) -> i64 {

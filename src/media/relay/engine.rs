@@ -6,7 +6,7 @@
 //! its ports, so no call path can leak them. It must never block on a worker, and never let a
 //! dead worker turn into a panic in the caller.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -39,6 +39,10 @@ pub struct RelayConfig {
     /// sockets instead of one per packet (interrupt coalescing). Adds at most this much delay
     /// (and jitter) per packet; e.g. 500 µs. Zero wakes for every packet.
     pub coalesce: Duration,
+    /// Hand sessions whose RTP legs have latched to the kernel (nftables), e.g. `false`.
+    /// Needs `nft` and CAP_NET_ADMIN, an IPv4 media address, and for peers on other hosts
+    /// `net.ipv4.ip_forward = 1`; without them the relay stays in userspace and says why.
+    pub kernel_forwarding: bool,
 }
 
 impl Default for RelayConfig {
@@ -50,6 +54,7 @@ impl Default for RelayConfig {
             latch: LatchPolicy::default(),
             batch: 32,
             coalesce: Duration::from_micros(500),
+            kernel_forwarding: false,
         }
     }
 }
@@ -124,6 +129,14 @@ impl Relay {
                 batch: config.batch,
                 inactivity_timeout: config.inactivity_timeout,
                 coalesce: config.coalesce,
+                kernel: match (config.kernel_forwarding, pool.ip()) {
+                    (true, IpAddr::V4(ip)) => Some(ip),
+                    (true, IpAddr::V6(_)) => {
+                        tracing::error!("kernel forwarding needs an IPv4 media address; relaying in userspace");
+                        None
+                    }
+                    (false, _) => None,
+                },
             };
             let worker = Worker::new(poller, Arc::clone(&waker), rx, events_tx.clone(), settings)
                 .map_err(RelayError::io("epoll_ctl eventfd"))?;

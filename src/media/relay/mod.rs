@@ -9,11 +9,13 @@
 //!
 //! Layout: [`port_pool`] leases RTP/RTCP pairs; [`rtp`], [`latch`], [`stats`] and `session`
 //! are sans-IO (bytes and `now` in, decisions out); `worker` moves the bytes; [`io`] is the only
-//! module with `unsafe` (epoll, eventfd, recvmmsg/sendmmsg); [`engine`] is the control API.
+//! module with `unsafe` (epoll, eventfd, recvmmsg/sendmmsg); `kernel` hands latched sessions
+//! to nftables; [`engine`] is the control API.
 
 pub mod engine;
 mod error;
 pub mod io;
+mod kernel;
 pub mod latch;
 pub mod port_pool;
 pub mod rtp;

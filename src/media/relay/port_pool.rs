@@ -237,6 +237,11 @@ impl PortPool {
         any
     }
 
+    /// The address every pair binds to.
+    pub fn ip(&self) -> IpAddr {
+        self.inner.config.ip
+    }
+
     /// Pairs the range holds in all.
     pub fn capacity(&self) -> usize {
         self.inner.pairs

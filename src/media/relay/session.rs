@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use crate::media::relay::kernel::Forward;
 use crate::media::relay::latch::{Latch, LatchPolicy, Verdict};
 use crate::media::relay::rtp::{self, PtMap, PtSet};
 use crate::media::relay::stats::{LegCounters, RecvStats, SessionStats, bump};
@@ -276,6 +277,43 @@ impl SessionCore {
     fn touch(&mut self, now: Instant) {
         self.last_activity = now;
         self.inactive_reported = false;
+    }
+
+    /// The two directions the kernel may forward, once both RTP legs are latched for good
+    /// (windows closed), over IPv4, not on hold, with no payload type rewritten; `ports` are
+    /// our RTP ports of legs A and B.
+    pub(crate) fn kernel_forwards(&mut self, ports: [u16; 2], now: Instant) -> Option<[Forward; 2]> {
+        if self.hold {
+            return None;
+        }
+        let mut peers = [None; 2];
+        for (peer, leg) in peers.iter_mut().zip(&mut self.legs) {
+            if leg.pt_out.is_some() || leg.rtp.is_open(now) {
+                return None;
+            }
+            let Some(SocketAddr::V4(latched)) = leg.rtp.latched() else { return None };
+            *peer = Some(latched);
+        }
+        let [Some(a), Some(b)] = peers else { return None };
+        Some([
+            Forward { peer: a, port: ports[0], out_port: ports[1], to: b },
+            Forward { peer: b, port: ports[1], out_port: ports[0], to: a },
+        ])
+    }
+
+    /// RTP the kernel forwarded from `leg`'s peer since the last count (`ip_bytes` counts
+    /// IPv4 and UDP headers, 28 bytes a packet).
+    pub(crate) fn on_kernel_forwarded(&mut self, leg: Leg, packets: u64, ip_bytes: u64, now: Instant) {
+        if packets == 0 {
+            return;
+        }
+        let bytes = ip_bytes.saturating_sub(packets * 28);
+        let since = now.saturating_duration_since(self.shared.origin);
+        self.shared.legs[leg.index()].record_kernel_rtp(packets, bytes, since);
+        let to = &self.shared.legs[leg.other().index()];
+        bump(&to.rtp_out, packets);
+        bump(&to.rtp_out_bytes, bytes);
+        self.touch(now);
     }
 
     /// `Some(idle time)` once when no RTP arrived on either leg for `timeout` and the session

@@ -119,6 +119,8 @@ pub(crate) struct LegCounters {
     pub dropped_bad_pt: AtomicU64,
     pub dropped_no_remote: AtomicU64,
     pub dropped_send: AtomicU64,
+    /// Of `rtp_in`, packets the kernel forwarded (counted from its rules).
+    pub kernel_rtp: AtomicU64,
     pub expected: AtomicU64,
     pub lost: AtomicI64,
     pub jitter: AtomicU32,
@@ -139,6 +141,15 @@ impl LegCounters {
         self.expected.store(stats.expected(), Relaxed);
         self.lost.store(stats.lost(), Relaxed);
         self.jitter.store(stats.jitter(), Relaxed);
+        self.last_rtp.store(nanos_plus_one(since_origin), Relaxed);
+    }
+
+    /// RTP the kernel forwarded from this leg's peer: counts only (loss and jitter are not
+    /// seen), and the time it was counted as the last arrival.
+    pub(crate) fn record_kernel_rtp(&self, packets: u64, bytes: u64, since_origin: Duration) {
+        bump(&self.rtp_in, packets);
+        bump(&self.rtp_in_bytes, bytes);
+        bump(&self.kernel_rtp, packets);
         self.last_rtp.store(nanos_plus_one(since_origin), Relaxed);
     }
 
@@ -171,6 +182,7 @@ impl LegCounters {
             dropped_bad_pt: self.dropped_bad_pt.load(Relaxed),
             dropped_no_remote: self.dropped_no_remote.load(Relaxed),
             dropped_send: self.dropped_send.load(Relaxed),
+            rtp_packets_kernel: self.kernel_rtp.load(Relaxed),
             rtp_expected: self.expected.load(Relaxed),
             rtp_lost: self.lost.load(Relaxed),
             jitter_ts,
@@ -224,6 +236,9 @@ pub struct LegStats {
     pub dropped_no_remote: u64,
     /// Packets the kernel refused to send towards this leg's peer.
     pub dropped_send: u64,
+    /// Of `rtp_packets_in`, those forwarded in the kernel (`[media] kernel_forwarding`),
+    /// which the sequence-based figures below do not see.
+    pub rtp_packets_kernel: u64,
     /// RTP packets expected from sequence numbers of the current stream.
     pub rtp_expected: u64,
     /// Expected minus received (RFC 3550 A.3); negative with duplicates.

@@ -8,7 +8,7 @@
 //! per packet, and never run call logic: it only reports events.
 
 use crate::fast_map::FastMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::media::relay::engine::{RelayEvent, SessionId};
 use crate::media::relay::io::{Events, Poller, RecvBatch, Waker};
+use crate::media::relay::kernel::{Forward, KernelLink, KernelOp};
 use crate::media::relay::port_pool::PortPair;
 use crate::media::relay::session::{Channel, Leg, SessionCore};
 use crate::media::relay::tap::Tap;
@@ -63,6 +64,14 @@ struct Entry {
     core: SessionCore,
     ports: [PortPair; 2],
     tap: Option<Tap>,
+    /// The directions the kernel forwards, if it does.
+    kernel: Option<InKernel>,
+}
+
+/// A session's rules, and what their counters showed last (packets, IP bytes) by leg.
+struct InKernel {
+    forwards: [Forward; 2],
+    seen: [(u64, u64); 2],
 }
 
 impl Entry {
@@ -93,6 +102,8 @@ pub(crate) struct WorkerSettings {
     pub batch: usize,
     pub inactivity_timeout: Duration,
     pub coalesce: Duration,
+    /// Forward latched sessions in the kernel, on this media address.
+    pub kernel: Option<Ipv4Addr>,
 }
 
 pub(crate) struct Worker {
@@ -109,6 +120,7 @@ pub(crate) struct Worker {
     backlog: Vec<u64>,
     batch: RecvBatch,
     fwd: Vec<u16>,
+    kernel: Option<KernelLink>,
     settings: WorkerSettings,
 }
 
@@ -123,6 +135,13 @@ impl Worker {
         poller.add(waker.fd(), WAKE)?;
         let batch = RecvBatch::new(settings.batch);
         let fwd = Vec::with_capacity(batch.capacity());
+        let kernel = settings.kernel.and_then(|ip| match KernelLink::start(settings.index, ip) {
+            Ok(link) => Some(link),
+            Err(e) => {
+                tracing::error!(error = %e, "kernel forwarding unavailable (needs nft and CAP_NET_ADMIN); relaying in userspace");
+                None
+            }
+        });
         Ok(Worker {
             poller,
             waker,
@@ -135,6 +154,7 @@ impl Worker {
             backlog: Vec::new(),
             batch,
             fwd,
+            kernel,
             settings,
         })
     }
@@ -259,21 +279,25 @@ impl Worker {
                 Control::Add(new) => self.add(*new),
                 Control::Remove(id) => self.remove(id),
                 Control::UpdateRemote { id, leg, rtp, rtcp } => {
+                    self.leave_kernel(id);
                     if let Some(e) = self.entry(id) {
                         e.core.update_remote(leg, rtp, rtcp, now);
                     }
                 }
                 Control::Hold { id, hold } => {
+                    self.leave_kernel(id);
                     if let Some(e) = self.entry(id) {
                         e.core.set_hold(hold, now);
                     }
                 }
                 Control::ReopenLatch(id) => {
+                    self.leave_kernel(id);
                     if let Some(e) = self.entry(id) {
                         e.core.reopen_latch(now);
                     }
                 }
                 Control::Tap { id, tap } => {
+                    self.leave_kernel(id);
                     if let Some(e) = self.entry(id) {
                         e.tap = tap;
                     }
@@ -290,7 +314,7 @@ impl Worker {
 
     fn add(&mut self, new: NewSession) {
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        let mut entry = Entry { id: new.id, core: new.core, ports: new.ports, tap: None };
+        let mut entry = Entry { id: new.id, core: new.core, ports: new.ports, tap: None, kernel: None };
         let mut result = Ok(());
         for pair in &mut entry.ports {
             let port = pair.rtp_addr().port();
@@ -330,16 +354,64 @@ impl Worker {
     fn remove(&mut self, id: SessionId) {
         let Some(slot) = self.by_id.remove(&id) else { return };
         if let Some(entry) = self.slots.get_mut(slot).and_then(Option::take) {
-            // The pairs may stay open (warm, for a later call) and in this worker's set.
-            for pair in entry.ports {
+            // The pairs may stay open (warm, for a later call) and in this worker's set;
+            // forwarded in the kernel, only once their rules are gone.
+            for pair in &entry.ports {
                 self.by_port.remove(&pair.rtp_addr().port());
-                pair.release();
+            }
+            match (entry.kernel, &self.kernel) {
+                (Some(InKernel { forwards, .. }), Some(link)) => {
+                    link.send(KernelOp::Remove { forwards: forwards.to_vec(), release: entry.ports.into() });
+                }
+                _ => entry.ports.into_iter().for_each(PortPair::release),
             }
             self.free.push(slot);
         }
     }
 
+    /// Back to userspace (a re-INVITE, hold, recording...): packets reach the sockets again
+    /// once the rules are gone; the session may go back to the kernel once latched again.
+    fn leave_kernel(&mut self, id: SessionId) {
+        let Some(&slot) = self.by_id.get(&id) else { return };
+        let Some(Some(entry)) = self.slots.get_mut(slot) else { return };
+        if let (Some(InKernel { forwards, .. }), Some(link)) = (entry.kernel.take(), &self.kernel) {
+            link.send(KernelOp::Remove { forwards: forwards.to_vec(), release: Vec::new() });
+        }
+    }
+
+    /// Counts what the kernel forwarded, and hands it the sessions that have latched.
+    fn kernel_housekeeping(&mut self, now: Instant) {
+        let Some(link) = &self.kernel else { return };
+        for counts in link.counts.try_iter() {
+            for c in counts {
+                let Some(&(slot, leg)) = self.by_port.get(&c.port) else { continue };
+                let Some(Some(entry)) = self.slots.get_mut(slot) else { continue };
+                let Some(InKernel { forwards, seen }) = &mut entry.kernel else { continue };
+                if forwards[leg.index()].port != c.port {
+                    continue;
+                }
+                let last = &mut seen[leg.index()];
+                let (packets, bytes) = (c.packets.saturating_sub(last.0), c.bytes.saturating_sub(last.1));
+                *last = (c.packets, c.bytes);
+                entry.core.on_kernel_forwarded(leg, packets, bytes, now);
+            }
+        }
+        for entry in self.slots.iter_mut().flatten() {
+            if entry.kernel.is_some() || entry.tap.is_some() {
+                continue;
+            }
+            let ports = [entry.ports[0].rtp_addr().port(), entry.ports[1].rtp_addr().port()];
+            if let Some(forwards) = entry.core.kernel_forwards(ports, now)
+                && forwards.iter().all(|f| link.reaches(*f.to.ip()))
+            {
+                link.send(KernelOp::Install(forwards.to_vec()));
+                entry.kernel = Some(InKernel { forwards, seen: [(0, 0); 2] });
+            }
+        }
+    }
+
     fn housekeeping(&mut self, now: Instant) {
+        self.kernel_housekeeping(now);
         for entry in self.slots.iter_mut().flatten() {
             if let Some(idle) = entry.core.poll_inactive(now, self.settings.inactivity_timeout) {
                 let _ = self.events_tx.send(RelayEvent::Inactive { session: entry.id, idle });
