@@ -65,8 +65,9 @@ pub(crate) enum KernelOp {
 /// A worker's handle on its rules.
 pub(crate) struct KernelLink {
     ops: Option<Sender<KernelOp>>,
-    /// Cumulative counts of every installed rule, every [`COUNT_EVERY`].
-    pub counts: Receiver<Vec<Counted>>,
+    /// Cumulative counts of every installed rule, every [`COUNT_EVERY`], with when they
+    /// were read.
+    pub counts: Receiver<(Instant, Vec<Counted>)>,
     /// False when the host does not forward IPv4: only peers on this host qualify.
     pub forwarding: bool,
     thread: Option<JoinHandle<()>>,
@@ -110,7 +111,7 @@ impl Drop for KernelLink {
     }
 }
 
-fn run(table: &str, ops: &Receiver<KernelOp>, counts: &Sender<Vec<Counted>>) {
+fn run(table: &str, ops: &Receiver<KernelOp>, counts: &Sender<(Instant, Vec<Counted>)>) {
     let mut installed: HashMap<u16, Forward> = HashMap::new();
     let mut next_count = Instant::now() + COUNT_EVERY;
     loop {
@@ -130,9 +131,10 @@ fn run(table: &str, ops: &Receiver<KernelOp>, counts: &Sender<Vec<Counted>>) {
         if Instant::now() >= next_count {
             next_count = Instant::now() + COUNT_EVERY;
             if !installed.is_empty() {
+                let read_at = Instant::now();
                 match nft_output(&["-j", "list", "set", "ip", table, "legs"]) {
                     Ok(json) => {
-                        let _ = counts.send(parse_counts(&json));
+                        let _ = counts.send((read_at, parse_counts(&json)));
                     }
                     Err(e) => tracing::warn!(table, error = %e, "cannot read the kernel forwarding counters"),
                 }

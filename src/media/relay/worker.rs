@@ -72,6 +72,8 @@ struct Entry {
 struct InKernel {
     forwards: [Forward; 2],
     seen: [(u64, u64); 2],
+    /// Counts read before this are of an earlier install of the same ports.
+    since: Instant,
 }
 
 impl Entry {
@@ -107,6 +109,8 @@ pub(crate) struct WorkerSettings {
 }
 
 pub(crate) struct Worker {
+    /// First, so it is dropped first: its rules go before the sessions' ports are freed.
+    kernel: Option<KernelLink>,
     poller: Poller,
     waker: Arc<Waker>,
     rx: Receiver<Control>,
@@ -120,7 +124,6 @@ pub(crate) struct Worker {
     backlog: Vec<u64>,
     batch: RecvBatch,
     fwd: Vec<u16>,
-    kernel: Option<KernelLink>,
     settings: WorkerSettings,
 }
 
@@ -382,12 +385,12 @@ impl Worker {
     /// Counts what the kernel forwarded, and hands it the sessions that have latched.
     fn kernel_housekeeping(&mut self, now: Instant) {
         let Some(link) = &self.kernel else { return };
-        for counts in link.counts.try_iter() {
+        for (read_at, counts) in link.counts.try_iter() {
             for c in counts {
                 let Some(&(slot, leg)) = self.by_port.get(&c.port) else { continue };
                 let Some(Some(entry)) = self.slots.get_mut(slot) else { continue };
-                let Some(InKernel { forwards, seen }) = &mut entry.kernel else { continue };
-                if forwards[leg.index()].port != c.port {
+                let Some(InKernel { forwards, seen, since }) = &mut entry.kernel else { continue };
+                if forwards[leg.index()].port != c.port || read_at < *since {
                     continue;
                 }
                 let last = &mut seen[leg.index()];
@@ -405,7 +408,7 @@ impl Worker {
                 && forwards.iter().all(|f| link.reaches(*f.to.ip()))
             {
                 link.send(KernelOp::Install(forwards.to_vec()));
-                entry.kernel = Some(InKernel { forwards, seen: [(0, 0); 2] });
+                entry.kernel = Some(InKernel { forwards, seen: [(0, 0); 2], since: now });
             }
         }
     }
