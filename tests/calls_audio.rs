@@ -4,7 +4,8 @@
 //! tone, loud, not silence; the SDP each phone got must name pbxd's relay; and the CDR must
 //! show the call answered with RTP counted on both legs. 102 records its calls: pbxd's
 //! recording, fetched through the API, must hold 101's tone on the left and 102's on the right.
-//! A second call does the same with the RTP forwarded in the kernel.
+//! Two more calls do the same with the RTP forwarded in the kernel: between phones on this
+//! host, and between phones on two other hosts (network namespaces) routed by pbxd's.
 
 mod common;
 
@@ -117,19 +118,36 @@ fn assert_each_heard_the_other(alice: &Softphone, bob: &Softphone, secs: f64) {
 struct Softphone {
     dir: PathBuf,
     port: u16,
+    /// The network namespace it runs in, if not the test's.
+    netns: Option<String>,
     child: Option<Child>,
 }
 
 impl Softphone {
     fn new(root: &Path, ext: &str, tone_hz: f64, tone_secs: f64, rtp: &str, server: std::net::SocketAddr) -> Softphone {
+        Softphone::on(root, ext, tone_hz, tone_secs, rtp, server, "127.0.0.1", None)
+    }
+
+    /// A phone on address `ip`, inside network namespace `netns` when given.
+    #[allow(clippy::too_many_arguments)]
+    fn on(
+        root: &Path,
+        ext: &str,
+        tone_hz: f64,
+        tone_secs: f64,
+        rtp: &str,
+        server: std::net::SocketAddr,
+        ip: &str,
+        netns: Option<&str>,
+    ) -> Softphone {
         let dir = root.join(format!("phone-{ext}"));
         std::fs::create_dir_all(dir.join("rec")).unwrap();
         write_tone(&dir.join("in.wav"), tone_hz, tone_secs);
-        let port = free_pair();
+        let port = if netns.is_some() { 5060 } else { free_pair() };
         std::fs::write(
             dir.join("config"),
             format!(
-                "poll_method epoll\nsip_listen 127.0.0.1:{port}\nnet_interface 127.0.0.1\n\
+                "poll_method epoll\nsip_listen {ip}:{port}\nnet_interface {ip}\n\
                  audio_source aufile,{in_wav}\naudio_alert none\nrtp_ports {rtp}\nsnd_path {rec}\n\
                  module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
                  module_app account.so\nmodule_app menu.so\n",
@@ -147,13 +165,20 @@ impl Softphone {
             ),
         )
         .unwrap();
-        Softphone { dir, port, child: None }
+        Softphone { dir, port, netns: netns.map(str::to_owned), child: None }
     }
 
     /// Starts baresip (quitting after `quit_after` s at the latest), running `commands`.
     fn start(&mut self, quit_after: u32, commands: &[&str]) {
         let log = std::fs::File::create(self.dir.join("log")).unwrap();
-        let mut cmd = Command::new("baresip");
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "baresip"]);
+                c
+            }
+            None => Command::new("baresip"),
+        };
         cmd.args(["-4", "-s", "-t", &quit_after.to_string(), "-f"]).arg(&self.dir);
         for c in commands {
             cmd.args(["-e", c]);
@@ -327,6 +352,110 @@ fn two_baresip_phones_hear_each_other_through_kernel_forwarding() {
     pbxd.stop();
     let tables = Command::new("nft").args(["list", "tables"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&tables.stdout).contains(&rules), "pbxd removes its table when it stops");
+}
+
+/// Three hosts as network namespaces: pbxd's ("p", IPv4 forwarding on) routes between phone
+/// 101's (10.201.1.0/24) and phone 102's (10.201.2.0/24). Deleted on drop.
+struct Hosts {
+    pbx: String,
+    alice: String,
+    bob: String,
+}
+
+impl Hosts {
+    fn new() -> Hosts {
+        let tag = std::process::id() % 100_000;
+        let [pbx, alice, bob] = ["p", "a", "b"].map(|n| format!("pbxk{n}{tag}"));
+        let hosts = Hosts { pbx, alice, bob };
+        let (p, a, b) = (&hosts.pbx, &hosts.alice, &hosts.bob);
+        let script = format!(
+            "set -e
+            ip netns add {p}; ip netns add {a}; ip netns add {b}
+            ip link add va{tag} netns {a} type veth peer name pa{tag} netns {p}
+            ip link add vb{tag} netns {b} type veth peer name pb{tag} netns {p}
+            ip -n {p} addr add 10.201.1.1/24 dev pa{tag}; ip -n {p} addr add 10.201.2.1/24 dev pb{tag}
+            ip -n {a} addr add 10.201.1.2/24 dev va{tag}; ip -n {b} addr add 10.201.2.2/24 dev vb{tag}
+            for n in {p} {a} {b}; do ip -n $n link set lo up; done
+            ip -n {p} link set pa{tag} up; ip -n {p} link set pb{tag} up
+            ip -n {a} link set va{tag} up; ip -n {b} link set vb{tag} up
+            ip -n {a} route add default via 10.201.1.1; ip -n {b} route add default via 10.201.2.1
+            ip netns exec {p} sysctl -qw net.ipv4.ip_forward=1"
+        );
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "network namespaces (root and iproute2 needed): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        hosts
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for ns in [&self.pbx, &self.alice, &self.bob] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Kernel forwarding between phones on other hosts: the forwarded path (routing, then the
+/// source rewritten in postrouting) rather than local delivery. pbxd, and each phone, run in
+/// their own network namespace.
+#[test]
+fn phones_on_other_hosts_hear_each_other_through_kernel_forwarding() {
+    if !have_tool("baresip", "-h") {
+        return;
+    }
+    let hosts = Hosts::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pbxd = Pbxd::configure(dir.path(), "", "");
+    let config = std::fs::read_to_string(&pbxd.config)
+        .unwrap()
+        .replace("listen = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]", "listen = [\"udp:10.201.1.1:5060\"]")
+        + "\n[media]\naddress = \"10.201.1.1\"\nkernel_forwarding = true\n";
+    assert!(config.contains("udp:10.201.1.1:5060"));
+    std::fs::write(&pbxd.config, config).unwrap();
+    pbxd.spawn_in(Some(&hosts.pbx));
+    let tenants = copy_examples(dir.path());
+    assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
+    let server: std::net::SocketAddr = "10.201.1.1:5060".parse().unwrap();
+    let rules = format!("pbx_relay_{}_0", pbxd.pid());
+    let forwarded = || -> Vec<u64> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &hosts.pbx, "nft", "-j", "list", "set", "ip", &rules, "legs"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let sets = json["nftables"].as_array().into_iter().flatten().filter_map(|i| i.get("set"));
+        let elems = sets.flat_map(|s| s["elem"].as_array().cloned().unwrap_or_default());
+        elems.filter_map(|e| e["elem"]["counter"]["packets"].as_u64()).collect()
+    };
+
+    let (alice_ns, bob_ns) = (Some(hosts.alice.as_str()), Some(hosts.bob.as_str()));
+    let mut alice = Softphone::on(dir.path(), "101", 700.0, 6.0, "44000-44499", server, "10.201.1.2", alice_ns);
+    let mut bob = Softphone::on(dir.path(), "102", 1300.0, 9.0, "44500-44999", server, "10.201.2.2", bob_ns);
+    bob.start(25, &[]);
+    wait_for("102 to register from its host", Duration::from_secs(10), || {
+        stdout(&pbxd.pbxctl(&["registrations"])).contains("@10.201.2.2:5060")
+    });
+    alice.start(20, &[&format!("/dial sip:102@{ACME}")]);
+    wait_for("the kernel to forward both directions between the hosts", Duration::from_secs(8), || {
+        let counts = forwarded();
+        counts.len() == 2 && counts.iter().all(|&n| n >= 50)
+    });
+    wait_for("the call to end on both phones", Duration::from_secs(15), || {
+        alice.log().contains("terminated") && bob.log().contains("terminated")
+    });
+    let (alice_log, bob_log) = (alice.log(), bob.log());
+    alice.stop();
+    bob.stop();
+    assert_each_heard_the_other(&alice, &bob, 4.0);
+    for log in [&alice_log, &bob_log] {
+        assert!(log.contains("receiving from 10.201.1.1:2"), "RTP did not come from pbxd's address: {log}");
+    }
+    wait_for("the rules to go with the call", Duration::from_secs(5), || forwarded().is_empty());
+    pbxd.stop();
 }
 
 fn stereo_samples(wav: &[u8]) -> (Vec<f64>, Vec<f64>) {

@@ -55,12 +55,21 @@ impl Pbxd {
     }
 
     pub fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_pbxd"))
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        self.spawn_in(None);
+    }
+
+    /// Starts pbxd, inside network namespace `netns` when given (`ip netns exec` runs it in
+    /// place, so the pid is pbxd's).
+    pub fn spawn_in(&mut self, netns: Option<&str>) {
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_pbxd")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_pbxd")),
+        };
+        let child = command.arg("--config").arg(&self.config).stdin(Stdio::null()).spawn().unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
