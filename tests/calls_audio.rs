@@ -315,13 +315,7 @@ fn two_baresip_phones_hear_each_other_through_kernel_forwarding() {
     assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
     let server = pbxd.sip_addr("udp");
     let rules = format!("pbx_relay_{}_0", pbxd.pid());
-    let forwarded = || -> Vec<u64> {
-        let out = Command::new("nft").args(["-j", "list", "set", "ip", &rules, "legs"]).output().unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let sets = json["nftables"].as_array().into_iter().flatten().filter_map(|i| i.get("set"));
-        let elems = sets.flat_map(|s| s["elem"].as_array().cloned().unwrap_or_default());
-        elems.filter_map(|e| e["elem"]["counter"]["packets"].as_u64()).collect()
-    };
+    let forwarded = || kernel_counts(None, &rules);
 
     let mut alice = Softphone::new(dir.path(), "101", 700.0, 6.0, "43000-43499", server);
     let mut bob = Softphone::new(dir.path(), "102", 1300.0, 9.0, "43500-43999", server);
@@ -352,6 +346,20 @@ fn two_baresip_phones_hear_each_other_through_kernel_forwarding() {
     pbxd.stop();
     let tables = Command::new("nft").args(["list", "tables"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&tables.stdout).contains(&rules), "pbxd removes its table when it stops");
+}
+
+/// The packets each of pbxd's kernel forwarding rules (table `table`) has forwarded, read
+/// with nft, inside network namespace `netns` when given.
+fn kernel_counts(netns: Option<&str>, table: &str) -> Vec<u64> {
+    let list = ["nft", "-j", "list", "set", "ip", table, "legs"];
+    let out = match netns {
+        Some(ns) => Command::new("ip").args(["netns", "exec", ns]).args(list).output(),
+        None => Command::new(list[0]).args(&list[1..]).output(),
+    };
+    let json: serde_json::Value = serde_json::from_slice(&out.unwrap().stdout).unwrap_or_default();
+    let sets = json["nftables"].as_array().into_iter().flatten().filter_map(|i| i.get("set"));
+    let elems = sets.flat_map(|s| s["elem"].as_array().cloned().unwrap_or_default());
+    elems.filter_map(|e| e["elem"]["counter"]["packets"].as_u64()).collect()
 }
 
 /// Three hosts as network namespaces: pbxd's ("p", IPv4 forwarding on) routes between phone
@@ -421,16 +429,7 @@ fn phones_on_other_hosts_hear_each_other_through_kernel_forwarding() {
     assert!(pbxd.pbxctl(&["apply", "--yes", tenants.to_str().unwrap()]).status.success());
     let server: std::net::SocketAddr = "10.201.1.1:5060".parse().unwrap();
     let rules = format!("pbx_relay_{}_0", pbxd.pid());
-    let forwarded = || -> Vec<u64> {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &hosts.pbx, "nft", "-j", "list", "set", "ip", &rules, "legs"])
-            .output()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let sets = json["nftables"].as_array().into_iter().flatten().filter_map(|i| i.get("set"));
-        let elems = sets.flat_map(|s| s["elem"].as_array().cloned().unwrap_or_default());
-        elems.filter_map(|e| e["elem"]["counter"]["packets"].as_u64()).collect()
-    };
+    let forwarded = || kernel_counts(Some(&hosts.pbx), &rules);
 
     let (alice_ns, bob_ns) = (Some(hosts.alice.as_str()), Some(hosts.bob.as_str()));
     let mut alice = Softphone::on(dir.path(), "101", 700.0, 6.0, "44000-44499", server, "10.201.1.2", alice_ns);
