@@ -99,6 +99,20 @@ fn free_pair() -> u16 {
     }
 }
 
+/// 102 starts (answering), registers from `contact`, then 101 dials it; each phone quits
+/// after `secs` (102 five later) at the latest.
+fn dial_102(pbxd: &Pbxd, alice: &mut Softphone, bob: &mut Softphone, contact: &str, secs: u32) {
+    bob.start(secs + 5, &[]);
+    wait_for("102 to register", Duration::from_secs(10), || stdout(&pbxd.pbxctl(&["registrations"])).contains(contact));
+    alice.start(secs, &[&format!("/dial sip:102@{ACME}")]);
+}
+
+fn wait_until_both_hung_up(alice: &Softphone, bob: &Softphone) {
+    wait_for("the call to end on both phones", Duration::from_secs(15), || {
+        alice.log().contains("terminated") && bob.log().contains("terminated")
+    });
+}
+
 /// 101 heard 102's 1300 Hz tone and 102 heard 101's 700 Hz, loud, for at least `secs`.
 fn assert_each_heard_the_other(alice: &Softphone, bob: &Softphone, secs: f64) {
     let heard_by_alice = read_samples(&recording(&alice.dir.join("rec")));
@@ -237,15 +251,9 @@ fn two_baresip_phones_hear_each_other_through_the_relay() {
     // 101's tone lasts 3 s: when its file ends baresip hangs up, which makes the call 3 s long.
     let mut alice = Softphone::new(dir.path(), "101", 700.0, 3.0, "42000-42499", server);
     let mut bob = Softphone::new(dir.path(), "102", 1300.0, 6.0, "42500-42999", server);
-    bob.start(20, &[]);
     let bob_contact = format!("@127.0.0.1:{}", bob.port);
-    wait_for("102 to register", Duration::from_secs(10), || {
-        stdout(&pbxd.pbxctl(&["registrations"])).contains(&bob_contact)
-    });
-    alice.start(15, &[&format!("/dial sip:102@{ACME}")]);
-    wait_for("the call to end on both phones", Duration::from_secs(15), || {
-        alice.log().contains("terminated") && bob.log().contains("terminated")
-    });
+    dial_102(&pbxd, &mut alice, &mut bob, &bob_contact, 15);
+    wait_until_both_hung_up(&alice, &bob);
     let (alice_log, bob_log) = (alice.log(), bob.log());
     alice.stop();
     bob.stop();
@@ -319,19 +327,13 @@ fn two_baresip_phones_hear_each_other_through_kernel_forwarding() {
 
     let mut alice = Softphone::new(dir.path(), "101", 700.0, 6.0, "43000-43499", server);
     let mut bob = Softphone::new(dir.path(), "102", 1300.0, 9.0, "43500-43999", server);
-    bob.start(25, &[]);
     let bob_contact = format!("@127.0.0.1:{}", bob.port);
-    wait_for("102 to register", Duration::from_secs(10), || {
-        stdout(&pbxd.pbxctl(&["registrations"])).contains(&bob_contact)
-    });
-    alice.start(20, &[&format!("/dial sip:102@{ACME}")]);
+    dial_102(&pbxd, &mut alice, &mut bob, &bob_contact, 20);
     wait_for("the kernel to forward both directions", Duration::from_secs(8), || {
         let counts = forwarded();
         counts.len() == 2 && counts.iter().all(|&n| n >= 50)
     });
-    wait_for("the call to end on both phones", Duration::from_secs(15), || {
-        alice.log().contains("terminated") && bob.log().contains("terminated")
-    });
+    wait_until_both_hung_up(&alice, &bob);
     alice.stop();
     bob.stop();
     assert_each_heard_the_other(&alice, &bob, 4.0);
@@ -434,18 +436,12 @@ fn phones_on_other_hosts_hear_each_other_through_kernel_forwarding() {
     let (alice_ns, bob_ns) = (Some(hosts.alice.as_str()), Some(hosts.bob.as_str()));
     let mut alice = Softphone::on(dir.path(), "101", 700.0, 6.0, "44000-44499", server, "10.201.1.2", alice_ns);
     let mut bob = Softphone::on(dir.path(), "102", 1300.0, 9.0, "44500-44999", server, "10.201.2.2", bob_ns);
-    bob.start(25, &[]);
-    wait_for("102 to register from its host", Duration::from_secs(10), || {
-        stdout(&pbxd.pbxctl(&["registrations"])).contains("@10.201.2.2:5060")
-    });
-    alice.start(20, &[&format!("/dial sip:102@{ACME}")]);
+    dial_102(&pbxd, &mut alice, &mut bob, "@10.201.2.2:5060", 20);
     wait_for("the kernel to forward both directions between the hosts", Duration::from_secs(8), || {
         let counts = forwarded();
         counts.len() == 2 && counts.iter().all(|&n| n >= 50)
     });
-    wait_for("the call to end on both phones", Duration::from_secs(15), || {
-        alice.log().contains("terminated") && bob.log().contains("terminated")
-    });
+    wait_until_both_hung_up(&alice, &bob);
     let (alice_log, bob_log) = (alice.log(), bob.log());
     alice.stop();
     bob.stop();

@@ -69,7 +69,7 @@ pub(crate) struct KernelLink {
     /// were read.
     pub counts: Receiver<(Instant, Vec<Counted>)>,
     /// False when the host does not forward IPv4: only peers on this host qualify.
-    pub forwarding: bool,
+    forwarding: bool,
     thread: Option<JoinHandle<()>>,
 }
 
